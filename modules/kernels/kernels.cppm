@@ -1,0 +1,8 @@
+// cblab.kernels — the compute kernels. Every kernel has a scalar reference (the oracle, plain
+// loops anyone can check by eye) and a SIMD version written once with xsimd and instantiated
+// per arch (kernels/arch/). The dispatcher picks the arch at run time natively and at compile
+// time in the wasm build (simd128).
+export module cblab.kernels;
+
+export import :dispatch;  // which arch runs: arch(), available_archs(), set_arch()
+export import :dot;       // dot product
