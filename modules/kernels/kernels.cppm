@@ -4,5 +4,7 @@
 // time in the wasm build (simd128).
 export module cblab.kernels;
 
-export import :dispatch;  // which arch runs: arch(), available_archs(), set_arch()
-export import :dot;       // dot product
+export import :dispatch;   // which arch runs: arch(), available_archs(), set_arch()
+export import :reference;  // the scalar references (the oracle) and the shared shape structs
+export import :ops;        // the same kernels on the active arch: what the engine calls
+export import :dot;        // dot product
