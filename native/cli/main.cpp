@@ -1,29 +1,25 @@
-// cblab — the command-line face of the engine.
+// cblab — the command-line face of the engine. Exit codes: 0 success, 2 bad usage or bad
+// input (with the message), 1 internal failure.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
-#include <string>
-import cblab;
+#include "commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"cb-lab: a transparent continuous-batching LLM inference engine"};
   app.require_subcommand(1);
-
-  auto* info = app.add_subcommand("info", "Print the version and the SIMD arch the kernels use");
-  info->callback([] {
-    std::printf("cblab %s\n", std::string(cblab::version).c_str());
-    std::printf("arch  %s (runnable:", std::string(cblab::kernels::arch()).c_str());
-    for (auto a : cblab::kernels::available_archs()) std::printf(" %s", std::string(a).c_str());
-    std::printf(")\n");
-  });
+  cli::register_info(app);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
-    return code == 0 ? 0 : 2;  // 2: bad usage
-  } catch (const std::exception& e) {
+    return code == 0 ? 0 : 2;
+  } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "cblab: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cblab: internal error: %s\n", e.what());
     return 1;
   }
   return 0;
