@@ -15,7 +15,7 @@ for a in "$@"; do
 done
 cache="$(dirname "$compiler")/.cblab-cflags"
 if [ ! -s "$cache" ] || [ "$compiler" -nt "$cache" ]; then
-  "$compiler" --cflags -msimd128 > "$cache.tmp" && mv "$cache.tmp" "$cache"
+  "$compiler" --cflags -msimd128 > "$cache.$$" && mv "$cache.$$" "$cache"  # atomic: scans run in parallel
 fi
 read -r -a emflags < "$cache"
 # args = [-format=p1689 ... --] [flags...]: insert clang++-19 and em++'s flags after "--".
