@@ -4,25 +4,13 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "kernel_testing.hpp"
 import cblab;
 
 namespace ck = cblab::kernels;
 
-namespace {
-std::vector<float> random_vector(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
-
-// Restores the arch in use when a test section ends.
-struct ArchGuard {
-  std::string saved{ck::arch()};
-  ~ArchGuard() { ck::set_arch(saved); }
-};
-}  // namespace
+using kernel_testing::ArchGuard;
+using kernel_testing::random_vector;
 
 TEST_CASE("dot equals the scalar reference on every arch", "[kernels]") {
   ArchGuard guard;
