@@ -39,7 +39,13 @@ void App::run_kernel() {
 }
 
 void App::draw() {
+  widgets_.clear();
   draw_kernel_panel();
+}
+
+void App::remember_widget(const std::string& name) {
+  const ImVec2 lo = ImGui::GetItemRectMin(), hi = ImGui::GetItemRectMax();
+  widgets_[name] = {lo.x, lo.y, hi.x, hi.y};
 }
 
 void App::draw_kernel_panel() {
@@ -51,6 +57,7 @@ void App::draw_kernel_panel() {
   ImGui::SeparatorText("dot product kernel");
   ImGui::SliderInt("length", &kernel_length_, 1, 4096);
   if (ImGui::Button("Run kernel")) run_kernel();
+  remember_widget("Run kernel");
   ImGui::SameLine();
   ImGui::Text("runs: %u", kernel_runs_);
   ImGui::Text("simd      %.6f", kernel_result_);
@@ -65,6 +72,7 @@ nlohmann::json App::state() const {
       {"arch", std::string(kernels::arch())},
       {"kernel", {{"length", kernel_length_}, {"runs", kernel_runs_},
                   {"result", kernel_result_}, {"reference", kernel_reference_}}},
+      {"widgets", widgets_},
   };
 }
 

@@ -5,6 +5,8 @@
 // runs the same actions the buttons run. Bad arguments throw std::invalid_argument with a
 // message naming the argument, the value and what is allowed; the App is left unchanged.
 module;
+#include <array>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -22,6 +24,10 @@ class App {
  private:
   void draw_kernel_panel();
   void run_kernel();
+  // Remembers the last widget's screen rectangle under a name, so tests can click it.
+  void remember_widget(const std::string& name);
+
+  std::map<std::string, std::array<float, 4>> widgets_;  // name -> x0, y0, x1, y1 (CSS px)
 
   // Kernel panel: a dot product on the active arch beside its scalar reference.
   int kernel_length_ = 1000;
