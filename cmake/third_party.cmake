@@ -14,7 +14,9 @@ find_path(CBLAB_NLOHMANN_DIR nlohmann/json.hpp PATHS /usr/include NO_CMAKE_FIND_
 add_library(cblab_json INTERFACE)
 # Copy the single header into the build tree so that no -isystem /usr/include reaches wasm.
 file(COPY "${CBLAB_NLOHMANN_DIR}/nlohmann" DESTINATION "${CMAKE_BINARY_DIR}/third_party/include")
-target_include_directories(cblab_json SYSTEM INTERFACE "${CMAKE_BINARY_DIR}/third_party/include")
+target_include_directories(cblab_json SYSTEM INTERFACE
+  "$<BUILD_INTERFACE:${CMAKE_BINARY_DIR}/third_party/include>"
+  "$<INSTALL_INTERFACE:include/cblab/third_party>")
 
 if(CBLAB_BUILD_TESTS)
   add_library(cblab_catch2 STATIC "${_deps}/catch2/catch_amalgamated.cpp")
