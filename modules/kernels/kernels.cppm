@@ -9,3 +9,4 @@ export import :threads;    // how many threads the kernels use: num_threads(), s
 export import :reference;  // the scalar references (the oracle) and the shared shape structs
 export import :ops;        // the same kernels on the active arch: what the engine calls
 export import :dot;        // dot product
+export import :probes;     // machine probes for the benchmark: read bandwidth, FMA peak

@@ -58,6 +58,13 @@ struct KernelTable {
   void (*softmax)(float* x, int rows, int n);
   // logits: (n), n >= 1
   int (*argmax)(const float* logits, int n);
+
+  // Machine probes for the benchmark (see probes.hpp): one streaming pass summing data: (n);
+  // iterations x fma_chains vector FMAs of float_lanes lanes each.
+  float (*stream_read)(const float* data, std::size_t n);
+  float (*fma_chains)(long long iterations, float seed);
+  int fma_chains_per_iteration;
+  int float_lanes;
 };
 
 #if defined(__EMSCRIPTEN__)

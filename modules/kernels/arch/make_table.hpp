@@ -6,6 +6,7 @@
 #include "elementwise.hpp"
 #include "kernel_table.hpp"
 #include "matmul.hpp"
+#include "probes.hpp"
 
 namespace cblab::kernels::detail {
 
@@ -20,6 +21,10 @@ constexpr KernelTable make_table(const char* name) {
       .rmsnorm = &simd::rmsnorm<Arch>,
       .softmax = &simd::softmax<Arch>,
       .argmax = &simd::argmax<Arch>,
+      .stream_read = &simd::stream_read<Arch>,
+      .fma_chains = &simd::fma_chains<Arch>,
+      .fma_chains_per_iteration = simd::FMA_CHAINS,
+      .float_lanes = int(xsimd::batch<float, Arch>::size),
   };
 }
 
