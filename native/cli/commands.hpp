@@ -12,4 +12,5 @@ struct UsageError : std::runtime_error {
 };
 
 void register_info(CLI::App& app);   // info.cpp: version and SIMD arch
+void register_bench(CLI::App& app);  // bench.cpp: kernel benchmark against the machine's limits
 }  // namespace cli
