@@ -20,8 +20,8 @@
 //   twin     every English doc X.md with a Chinese twin X_zh.md has the same ## sections
 //            (same number; matched by position) and, section by section, the same runnable
 //            commands. The docs listed in TWINS_REQUIRED must have a twin.
-// A path or name in backticks followed by "(planned)" or "（计划中）" is not checked: the docs
-// say plainly what does not exist yet.
+// A link, path or name in backticks followed by "(planned)" or "（计划中）" is not required to
+// exist: the docs say plainly what does not exist yet (a planned link that exists is noted).
 // The last line is "docs: N passed, M failed"; the exit code is 1 when anything failed.
 //
 // --no-run          skip the commands (paths, names and twins only; takes well under a second)
@@ -200,7 +200,13 @@ for (const doc of docs) {
       const where = `${doc.file}:${line}`;
       const [pathPart, anchor] = target.split('#');
       const abs = pathPart ? resolve(ROOT, dirname(doc.file), decodeURIComponent(pathPart)) : join(ROOT, doc.file);
-      if (!existsSync(abs)) { fail('link', where, `${target}: ${relative(ROOT, abs)} does not exist`); continue; }
+      const planned = PLANNED.test(text.slice(m.index + m[0].length));
+      if (!existsSync(abs)) {
+        if (planned) skip('plan', where, `${target} (planned: not there yet)`);
+        else fail('link', where, `${target}: ${relative(ROOT, abs)} does not exist`);
+        continue;
+      }
+      if (planned) { ok('link', where, `${target} (marked planned but exists now: drop the marker)`); continue; }
       if (anchor && abs.endsWith('.md') && !anchorsOf(abs).has(decodeURIComponent(anchor).toLowerCase())) {
         fail('link', where, `${target}: no heading with anchor #${anchor} in ${relative(ROOT, abs)}`);
         continue;
