@@ -305,7 +305,7 @@ if (run) {
       const where = `${doc.file}:${line}`;
       const expect = cmd.match(/#\s*expect:\s*(.+?)\s*(#|$)/)?.[1];
       const expectExit = Number(cmd.match(/#\s*expect-exit:\s*(\d+)/)?.[1] ?? 0);
-      let shellCmd = cmd.replace(/\s#\s*expect(-exit)?:.*$/, '');
+      let shellCmd = cmd.replace(/\s#\s*expect(-exit)?:.*$/, '').trim();
       if (buildDir) shellCmd = shellCmd.replace(/\bbuild\/native\//g, buildDir.replace(/\/?$/, '/'));
       let r = done.get(shellCmd);
       if (!r) {
