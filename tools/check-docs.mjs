@@ -10,6 +10,9 @@
 //            match its output (stdout + stderr). A command that ends in `\` continues on the
 //            next line; whole-line comments are skipped. A command that occurs in several docs
 //            (an English doc and its Chinese twin) runs once.
+//   shown    a fenced block whose info string is `text expect` shows output: each of its lines
+//            must be a line of the output of the runnable command just before it (numbers
+//            before "us" or "ms", times, may differ).
 //   path     every relative link or image, and every repository path in backticks or in a
 //            shell block (modules/..., web/..., native/..., tests/..., tools/..., docs/...,
 //            cmake/...), exists; a link's #anchor names a heading of its target.
@@ -247,8 +250,8 @@ for (const doc of docs) {
 
 // twin: the same ## sections, and the same runnable commands in each.
 function runnable(doc) {
-  const out = [];  // {line, cmd, section}
-  for (const b of doc.blocks) {
+  const out = [];  // {line, cmd, section, block}
+  for (const [block, b] of doc.blocks.entries()) {
     if (!/^(sh|bash)\s+run\b/.test(b.info)) continue;
     const section = doc.sections.filter((s) => s.line < b.start).length;
     let cmd = '', first = 0;
@@ -257,10 +260,10 @@ function runnable(doc) {
       if (!cmd) first = b.start + i;
       cmd += l.replace(/\\\s*$/, ' ');
       if (/\\\s*$/.test(l)) return;
-      out.push({ line: first, cmd: cmd.trim(), section });
+      out.push({ line: first, cmd: cmd.trim(), section, block });
       cmd = '';
     });
-    if (cmd) out.push({ line: first, cmd: cmd.trim(), section });
+    if (cmd) out.push({ line: first, cmd: cmd.trim(), section, block });
   }
   return out;
 }
@@ -300,8 +303,25 @@ for (const doc of docs) {
 if (run) {
   const done = new Map();  // command -> result
   const needsBuild = (c) => /\bbuild\/native\//.test(c);
+  // A `text expect` block: each of its lines is a line of the previous command's output, with
+  // any number before "us" or "ms" (a time) free to differ.
+  const checkShown = (doc, b, last) => {
+    const where = `${doc.file}:${b.start - 1}`;
+    if (!last) { fail('shown', where, 'a "text expect" block with no runnable command before it'); return; }
+    const lines = last.out.split('\n').map((l) => l.trim());
+    const missing = b.lines.map((l) => l.trim()).filter(Boolean).filter((want) => {
+      const re = new RegExp('^' + esc(want).replace(/\d+(us|ms)\b/g, '\\d+$1') + '$');
+      return !lines.some((l) => re.test(l));
+    });
+    if (missing.length) fail('shown', where, `output shown is not what \`${last.cmd}\` prints`, 'missing:\n' + missing.join('\n'));
+    else ok('shown', where, `${b.lines.filter((l) => l.trim()).length} lines, as \`${last.cmd}\` prints them`);
+  };
   for (const doc of docs) {
-    for (const { line, cmd } of runnable(doc)) {
+    const cmds = runnable(doc);
+    let last = null;
+    for (const [bi, b] of doc.blocks.entries()) {
+    if (/^text\s+expect\b/.test(b.info)) checkShown(doc, b, last);
+    for (const { line, cmd } of cmds.filter((c) => c.block === bi)) {
       const where = `${doc.file}:${line}`;
       const expect = cmd.match(/#\s*expect:\s*(.+?)\s*(#|$)/)?.[1];
       const expectExit = Number(cmd.match(/#\s*expect-exit:\s*(\d+)/)?.[1] ?? 0);
@@ -328,6 +348,8 @@ if (run) {
       else if (expect && !new RegExp(expect, 'm').test(r.out))
         fail('run', where, `${shellCmd}: output does not match /${expect}/`, tail);
       else ok('run', where, `${shellCmd} (${r.ms} ms)`);
+      last = { cmd: shellCmd, out: r.out };
+    }
     }
   }
 }
