@@ -15,7 +15,7 @@
 // path (one token: H rows, memory bound) and the prefill path (many tokens: register-blocked
 // 4-row x 4-key score blocks and 4-row x 4-vector P·V blocks, compute bound).
 //
-// [SECTION] score block: 4 rows x 4 keys of Q·Kᵀ
+// [SECTION] score block: NR rows x KB keys of Q·Kᵀ
 // [SECTION] P·V block: NR rows x CC vectors of O
 // [SECTION] the tile
 #pragma once
@@ -80,39 +80,52 @@ struct Attention {
   }
 
 
-  // s[r * lds + c] = q_r · k_c for NR rows (q: NR x D, row stride D) and 4 keys (pointers).
-  // Each loaded K vector serves NR query rows, each Q vector 4 keys: 16 independent FMA chains.
-  // The 4*NR accumulators are reduced together by haddp (W sums in one shuffle tree).
-  template <int NR>
+  // s[r * lds + c] = q_r · k_c for NR rows (q: NR x D, row stride D) and KB keys (pointers).
+  // Each loaded K vector serves NR query rows, each Q vector KB keys: NR*KB independent FMA
+  // chains, reduced together W at a time by sum_each. NR*KB = W when possible, so a decode
+  // row (NR = 1) takes W keys at once instead of wasting the reduction on empty lanes.
+  template <int NR, int KB>
   static void score_block(const float* q, int D, const float* const* k, float* s, int lds) {
-    constexpr int NA = ((NR * 4 + W - 1) / W) * W;  // accumulators, padded for haddp
+    constexpr int NA = ((NR * KB + W - 1) / W) * W;  // accumulators, padded to whole W groups
     batch acc[NA];
     for (int a = 0; a < NA; ++a) acc[a] = batch(0.f);
     int d = 0;
     for (; d + W <= D; d += W) {
-      batch kv[4];
-      for (int c = 0; c < 4; ++c) kv[c] = batch::load_unaligned(k[c] + d);
+      batch kv[KB];
+      for (int c = 0; c < KB; ++c) kv[c] = batch::load_unaligned(k[c] + d);
       for (int r = 0; r < NR; ++r) {
         const batch qv = batch::load_unaligned(q + r * D + d);
-        for (int c = 0; c < 4; ++c) acc[r * 4 + c] = xsimd::fma(qv, kv[c], acc[r * 4 + c]);
+        for (int c = 0; c < KB; ++c) acc[r * KB + c] = xsimd::fma(qv, kv[c], acc[r * KB + c]);
       }
     }
     alignas(64) float sums[NA];
     for (int g = 0; g < NA; g += W) sum_each(&acc[g], &sums[g]);
     for (; d < D; ++d)  // head_dim % W tail
       for (int r = 0; r < NR; ++r)
-        for (int c = 0; c < 4; ++c) sums[r * 4 + c] += q[r * D + d] * k[c][d];
+        for (int c = 0; c < KB; ++c) sums[r * KB + c] += q[r * D + d] * k[c][d];
     for (int r = 0; r < NR; ++r)
-      for (int c = 0; c < 4; ++c) s[r * lds + c] = sums[r * 4 + c];
+      for (int c = 0; c < KB; ++c) s[r * lds + c] = sums[r * KB + c];
   }
 
-  // Dispatches a runtime row count (1..4) to the unrolled block.
-  static void score_rows(int nr, const float* q, int D, const float* const* k, float* s, int lds) {
+  // Keys per score block for nr rows: W, W/2 for 1 and 2 rows, else 4 (at least 4). Always a
+  // power of two, so blocks tile KEY_TILE exactly and never write past a row of scores.
+  static constexpr int keys_per_block(int nr) { return std::max(4, nr == 1 ? W : nr == 2 ? W / 2 : 4); }
+  static constexpr int MAX_KEYS_PER_BLOCK = keys_per_block(1);
+
+  // Scores of nr rows (1..4) against keys [c0, nk) of the tile, skipping key blocks that start
+  // after last_visible (all in the causal future of every row).
+  static void score_rows(int nr, const float* q, int D, const float* const* k, int nk,
+                         int last_visible, float* s, int lds) {
+    const auto run = [&]<int NR>() {
+      constexpr int KB = keys_per_block(NR);
+      for (int c0 = 0; c0 < nk && c0 <= last_visible; c0 += KB)
+        score_block<NR, KB>(q, D, k + c0, s + c0, lds);
+    };
     switch (nr) {
-      case 4: return score_block<4>(q, D, k, s, lds);
-      case 3: return score_block<3>(q, D, k, s, lds);
-      case 2: return score_block<2>(q, D, k, s, lds);
-      default: return score_block<1>(q, D, k, s, lds);
+      case 4: return run.template operator()<4>();
+      case 3: return run.template operator()<3>();
+      case 2: return run.template operator()<2>();
+      default: return run.template operator()<1>();
     }
   }
 
@@ -197,6 +210,24 @@ struct Attention {
 
   // [SECTION] the tile ------------------------------------------------------------------------
 
+  // Decode is a pure stream through K and V, but the rows of one KV head are Hkv*D floats
+  // apart and a tile jumps between blocks, which the hardware prefetcher follows poorly. So
+  // while one tile is computed, ask for the next tile's K and V rows (all heads of a slot are
+  // contiguous) one cache line at a time.
+  static void prefetch_tile(const detail::AttentionProblem& P, const detail::AttentionTile& T,
+                            int j0, int num_keys) {
+    const std::size_t row_floats = std::size_t(P.num_kv_heads) * P.head_dim;
+    const int end = std::min(num_keys, j0 + KEY_TILE);
+    for (int key = j0; key < end; ++key) {
+      const std::size_t slot =
+          (std::size_t(T.block_table[key / P.block_size]) * P.block_size + key % P.block_size) * row_floats;
+      for (std::size_t f = 0; f < row_floats; f += 64 / sizeof(float)) {
+        __builtin_prefetch(P.k_cache + slot + f);
+        __builtin_prefetch(P.v_cache + slot + f);
+      }
+    }
+  }
+
   struct Scratch {
     std::vector<float> q, o, m, l;  // (Hkv, rows, D) / (Hkv, rows, D) / (Hkv*rows) / (Hkv*rows)
     std::vector<float, xsimd::aligned_allocator<float, 64>> s;  // (rows, KEY_TILE)
@@ -228,8 +259,8 @@ struct Attention {
 
     // Keys beyond the last token's position are invisible to the whole tile.
     const int num_keys = std::min(T.num_keys, T.first_position + T.num_tokens);
-    const float* kp[KEY_TILE + 3];
-    const float* vp[KEY_TILE + 3];
+    const float* kp[KEY_TILE + MAX_KEYS_PER_BLOCK];
+    const float* vp[KEY_TILE];
     for (int j0 = 0; j0 < num_keys; j0 += KEY_TILE) {
       const int nk = std::min(KEY_TILE, num_keys - j0);
       const int padded = (nk + W - 1) / W * W;
@@ -238,22 +269,22 @@ struct Attention {
         sc.slot[j] = (std::size_t(T.block_table[key / P.block_size]) * P.block_size +
                       key % P.block_size) * Hkv * D;
       }
+      if (T.num_tokens <= 4) prefetch_tile(P, T, j0 + KEY_TILE, num_keys);
       for (int kvh = 0; kvh < Hkv; ++kvh) {
         for (int j = 0; j < nk; ++j) {
           kp[j] = P.k_cache + sc.slot[j] + std::size_t(kvh) * D;
           vp[j] = P.v_cache + sc.slot[j] + std::size_t(kvh) * D;
         }
-        for (int j = nk; j < nk + 3; ++j) kp[j] = kp[nk - 1];  // pad the last 4-key block
+        for (int j = nk; j < nk + MAX_KEYS_PER_BLOCK; ++j) kp[j] = kp[nk - 1];  // pad the last block
         const float* q = &sc.q[std::size_t(kvh) * rows * D];
         float* o = &sc.o[std::size_t(kvh) * rows * D];
         float* s = sc.s.data();
 
-        // S = Q·Kᵀ, 4 rows x 4 keys at a time, skipping blocks wholly in the causal future.
+        // S = Q·Kᵀ, blocks of up to 4 rows x W/rows keys, skipping blocks wholly in the causal future.
         for (int r0 = 0; r0 < rows; r0 += 4) {
           const int nr = std::min(4, rows - r0);
           const int last_visible = T.first_position + (r0 + nr - 1) / group - j0;
-          for (int c0 = 0; c0 < nk && c0 <= last_visible; c0 += 4)
-            score_rows(nr, q + std::size_t(r0) * D, D, &kp[c0], s + r0 * KEY_TILE + c0, KEY_TILE);
+          score_rows(nr, q + std::size_t(r0) * D, D, kp, nk, last_visible, s + r0 * KEY_TILE, KEY_TILE);
         }
         // Causal limit, explicit mask and padding become -inf; then the online softmax.
         for (int r = 0; r < rows; ++r) {
