@@ -228,7 +228,32 @@ struct Attention {
     }
   }
 
+  // Rows of one KV head sit Hkv*D floats apart in the pool (4 KiB for 8 heads of 128): the
+  // same L1 cache sets for every key, so a tile read again and again by many query rows
+  // keeps evicting itself. With enough rows to amortise it, the tile's K and V rows are first
+  // copied next to each other. (Decode reads each row once: no copy, it would only add work.)
+  static constexpr int PACK_MIN_ROWS = 8;
+
+  struct Scratch;
+  static void pack_tile(const float** kp, const float** vp, int nk, int D, Scratch& sc) {
+    sc.k_tile.resize(std::size_t(KEY_TILE) * D);
+    sc.v_tile.resize(std::size_t(KEY_TILE) * D);
+    for (int j = 0; j < nk; ++j) {
+      float* kd = &sc.k_tile[std::size_t(j) * D];
+      float* vd = &sc.v_tile[std::size_t(j) * D];
+      int d = 0;
+      for (; d + W <= D; d += W) {
+        batch::load_unaligned(kp[j] + d).store_unaligned(kd + d);
+        batch::load_unaligned(vp[j] + d).store_unaligned(vd + d);
+      }
+      for (; d < D; ++d) kd[d] = kp[j][d], vd[d] = vp[j][d];
+      kp[j] = kd;
+      vp[j] = vd;
+    }
+  }
+
   struct Scratch {
+    std::vector<float> k_tile, v_tile;  // (KEY_TILE, D) each: the packed K/V rows of one head
     std::vector<float> q, o, m, l;  // (Hkv, rows, D) / (Hkv, rows, D) / (Hkv*rows) / (Hkv*rows)
     std::vector<float, xsimd::aligned_allocator<float, 64>> s;  // (rows, KEY_TILE)
     std::vector<std::size_t> slot;                              // (KEY_TILE) offsets of slots
@@ -275,6 +300,7 @@ struct Attention {
           kp[j] = P.k_cache + sc.slot[j] + std::size_t(kvh) * D;
           vp[j] = P.v_cache + sc.slot[j] + std::size_t(kvh) * D;
         }
+        if (rows >= PACK_MIN_ROWS) pack_tile(kp, vp, nk, D, sc);
         for (int j = nk; j < nk + MAX_KEYS_PER_BLOCK; ++j) kp[j] = kp[nk - 1];  // pad the last block
         const float* q = &sc.q[std::size_t(kvh) * rows * D];
         float* o = &sc.o[std::size_t(kvh) * rows * D];

@@ -6,7 +6,8 @@
 //    several times, so the FMA units, not the loads, set the pace;
 //  * w is copied ("packed") KC rows x NC columns at a time into panels of NR*W columns laid
 //    out k-major, so the micro-kernel reads it contiguously (w's own rows are N floats apart,
-//    which for large N would alias in the L1 cache) and the panel stays in L2;
+//    which for large N would alias in the L1 cache) and the panel stays in L2; the MR rows of
+//    x a micro-kernel reads are packed k-major too, for the same reason;
 //  * y[m][n] still sums x[m][k] * w[k][n] for k = 0, 1, 2, ... in order, like the reference.
 // Few rows (decode: one token per request) make w's reads the whole cost; then a streaming
 // loop reads each row of w once and updates the few rows of y.
@@ -30,10 +31,10 @@ struct Gemm {
   static constexpr int NC = PANEL * (W >= 16 ? 8 : 16);  // columns per packed block
   static constexpr int STREAM_ROWS = 4;     // fewer rows than this: streaming path
 
-  // y[0..ROWS)[0..PANEL) (+)= a[0..ROWS)[0..kc) · panel[0..kc)[0..PANEL)
-  // a: row stride lda; panel: (kc, PANEL); c: row stride ldc.
+  // y[0..ROWS)[0..PANEL) (+)= a · panel[0..kc)[0..PANEL)
+  // a: packed (kc, MR), a[k * MR + r] = x[r][k]; panel: (kc, PANEL); c: row stride ldc.
   template <int ROWS>
-  static void micro(const float* a, int lda, const float* panel, int kc, float* c, int ldc,
+  static void micro(const float* a, const float* panel, int kc, float* c, int ldc,
                     bool accumulate) {
     batch acc[ROWS][NR];
     for (int r = 0; r < ROWS; ++r)
@@ -43,7 +44,7 @@ struct Gemm {
       batch b[NR];
       for (int j = 0; j < NR; ++j) b[j] = batch::load_aligned(panel + k * PANEL + j * W);
       for (int r = 0; r < ROWS; ++r) {
-        const batch ar(a[r * lda + k]);
+        const batch ar(a[k * MR + r]);
         for (int j = 0; j < NR; ++j) acc[r][j] = xsimd::fma(ar, b[j], acc[r][j]);
       }
     }
@@ -52,15 +53,23 @@ struct Gemm {
   }
 
   template <int ROWS = MR>
-  static void micro_rows(int rows, const float* a, int lda, const float* panel, int kc, float* c,
-                         int ldc, bool accumulate) {
+  static void micro_rows(int rows, const float* a, const float* panel, int kc, float* c, int ldc,
+                         bool accumulate) {
     if constexpr (ROWS == 0) {
-      (void)rows, (void)a, (void)lda, (void)panel, (void)kc, (void)c, (void)ldc, (void)accumulate;
+      (void)rows, (void)a, (void)panel, (void)kc, (void)c, (void)ldc, (void)accumulate;
     } else if (rows == ROWS) {
-      micro<ROWS>(a, lda, panel, kc, c, ldc, accumulate);
+      micro<ROWS>(a, panel, kc, c, ldc, accumulate);
     } else {
-      micro_rows<ROWS - 1>(rows, a, lda, panel, kc, c, ldc, accumulate);
+      micro_rows<ROWS - 1>(rows, a, panel, kc, c, ldc, accumulate);
     }
+  }
+
+  // x's rows are K floats apart (often a multiple of 4 KiB: the same L1 sets), so the MR rows
+  // of a block are copied k-major: apack[k * MR + r] = x[m + r][k0 + k], zeros past the end.
+  static void pack_rows(const float* x, int K, int m, int mr, int k0, int kc, float* apack) {
+    for (int r = 0; r < MR; ++r)
+      for (int k = 0; k < kc; ++k)
+        apack[k * MR + r] = r < mr ? x[std::size_t(m + r) * K + k0 + k] : 0.f;
   }
 
   // Copies w[k0 .. k0+kc)[n0 .. n0+nc) into panels of PANEL columns, zero-padded on the right.
@@ -105,8 +114,9 @@ struct Gemm {
   static void rows(const float* x, const float* w, float* y, int m_begin, int m_end, int K, int N) {
     if (m_end <= m_begin || N == 0) return;
     if (m_end - m_begin < STREAM_ROWS || K == 0) return stream_rows(x, w, y, m_begin, m_end, K, N);
-    thread_local std::vector<float, xsimd::aligned_allocator<float, 64>> packed, edge;
+    thread_local std::vector<float, xsimd::aligned_allocator<float, 64>> packed, edge, apack;
     packed.resize(std::size_t(KC) * NC);
+    apack.resize(std::size_t(KC) * MR);
     edge.resize(std::size_t(MR) * PANEL);
     for (int n0 = 0; n0 < N; n0 += NC) {
       const int nc = std::min(NC, N - n0);
@@ -115,17 +125,18 @@ struct Gemm {
         pack(w, N, k0, kc, n0, nc, packed.data());
         for (int m = m_begin; m < m_end; m += MR) {
           const int mr = std::min(MR, m_end - m);
-          const float* a = x + std::size_t(m) * K + k0;
+          pack_rows(x, K, m, mr, k0, kc, apack.data());
+          const float* a = apack.data();
           for (int p = 0; p < nc; p += PANEL) {
             const float* panel = packed.data() + std::size_t(p) * kc;
             float* c = y + std::size_t(m) * N + n0 + p;
             const int width = std::min(PANEL, nc - p);
             if (width == PANEL) {
-              micro_rows(mr, a, K, panel, kc, c, N, k0 > 0);
+              micro_rows(mr, a, panel, kc, c, N, k0 > 0);
             } else {  // the right edge: through a full-width scratch block
               for (int r = 0; r < mr; ++r)
                 std::copy(c + std::size_t(r) * N, c + std::size_t(r) * N + width, &edge[r * PANEL]);
-              micro_rows(mr, a, K, panel, kc, edge.data(), PANEL, k0 > 0);
+              micro_rows(mr, a, panel, kc, edge.data(), PANEL, k0 > 0);
               for (int r = 0; r < mr; ++r)
                 std::copy(&edge[r * PANEL], &edge[r * PANEL] + width, c + std::size_t(r) * N);
             }
