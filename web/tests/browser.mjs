@@ -14,7 +14,8 @@ export const repo = path.resolve(here, '../..');
 export const siteDir = process.env.CBLAB_SITE ?? path.join(repo, 'build/wasm/site');
 export const shotsDir = path.join(repo, 'build/screenshots');
 
-export async function openPage() {
+// options: hash (appended to the URL, e.g. '#w=...'), viewport, deviceScaleFactor.
+export async function openPage({ hash = '', viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1 } = {}) {
   if (!fs.existsSync(path.join(siteDir, 'index.html')))
     throw new Error(`the page is not built: ${siteDir}/index.html is missing (cmake --build --preset wasm)`);
   const server = await startServer(siteDir);
@@ -22,7 +23,8 @@ export async function openPage() {
   const browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    viewport: { width: 1280, height: 800 },
+    viewport,
+    deviceScaleFactor,
     args: ['--headless=new', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
            '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
            '--disable-component-update', '--disable-sync'],
@@ -37,7 +39,7 @@ export async function openPage() {
     fs.rmSync(userDataDir, { recursive: true, force: true });
   };
   try {
-    await page.goto(server.url);
+    await page.goto(server.url + hash);
     await page.waitForFunction(() => window.cblab && (window.cblab.ready || window.cblab.error),
                                null, { timeout: 60_000 });
   } catch (e) {
@@ -71,6 +73,26 @@ export async function clickWidget(page, name) {
   await page.mouse.down();
   await page.waitForTimeout(50);
   await page.mouse.up();
+}
+
+// Moves the mouse to (x, y) and waits until the app reports the hover it should cause.
+export async function hover(page, x, y, predicateSource) {
+  await page.mouse.move(x, y);
+  return waitForState(page, predicateSource);
+}
+
+// A screenshot of one ImGui window (its rectangle from state().widgets['window.<title>']),
+// checked not blank; returns the stats.
+export async function windowShot(page, title, name) {
+  const s = await state(page);
+  const r = s.widgets?.[`window.${title}`];
+  if (!r) throw new Error(`window '${title}' is not drawn; windows: ${Object.keys(s.widgets ?? {}).filter((k) => k.startsWith('window.')).join(', ')}`);
+  return screenshot(page, name, { x: r[0], y: r[1], width: r[2] - r[0], height: r[3] - r[1] });
+}
+
+export function assertNotBlank(shot, minColors = 20, minNonBackground = 0.02) {
+  if (!(shot.colors > minColors && shot.nonBackground > minNonBackground))
+    throw new Error(`the screenshot looks blank: ${shot.colors} colours, ${(100 * shot.nonBackground).toFixed(1)}% non-background (${shot.file})`);
 }
 
 // Saves a screenshot and returns how many distinct colours it has and how much of it differs

@@ -319,6 +319,7 @@ json App::state() const {
       {"frame", frames_},
       {"fps", ImGui::GetCurrentContext() ? ImGui::GetIO().Framerate : 0.f},
       {"draw_ms", draw_ms_},
+      {"vertices", ImGui::GetCurrentContext() ? ImGui::GetIO().MetricsRenderVertices : 0},
       {"step", view_.selected_step},
       {"num_steps", session_.num_steps()},
       {"first_kept_step", session_.first_kept_step()},

@@ -28,7 +28,7 @@ float grid_pitch(int n, float w, float h) {
   return 2.f;
 }
 
-bool contains(const std::vector<std::int32_t>& v, int x) {
+bool contains(const std::vector<std::int32_t>& v, int x) {  // v: a step's few block moves
   return std::ranges::find(v, x) != v.end();
 }
 
@@ -63,27 +63,44 @@ void PagedKVPanel::draw(const Session& session, View& view) {
   auto block_lo = [&](int b) {
     return ImVec2(origin.x + (b % cols) * pitch, origin.y + (b / cols) * pitch);
   };
-  for (int b = 0; b < NB; ++b) {
-    const ImVec2 lo = block_lo(b), hi(lo.x + pitch - gap, lo.y + pitch - gap);
-    const BlockSnapshot* snap = s ? &s->record.blocks[b] : nullptr;
-    if (!snap || snap->ref_count == 0) {
-      dl->AddRectFilled(lo, hi, kFree);
-    } else {
-      dl->AddRectFilled(lo, hi, request_color(snap->owner, 0.32f));
-      const float f = static_cast<float>(snap->used_slots) / B;
-      dl->AddRectFilled(lo, ImVec2(lo.x + (hi.x - lo.x) * f, hi.y), request_color(snap->owner));
-    }
-    if (!s) continue;
-    const int owner = s->record.blocks[b].owner;
-    if (pitch >= 6.f) {
-      if (contains(s->record.blocks_allocated, b)) dl->AddRect(lo, hi, kTaken);
-      else if (contains(s->record.blocks_freed, b)) dl->AddRect(lo, hi, kFreed);
-    }
-    if (view.hover.block == b)
-      dl->AddRect(ImVec2(lo.x - 1, lo.y - 1), ImVec2(hi.x + 1, hi.y + 1), IM_COL32_WHITE, 0.f, 0, 2.f);
-    else if (owner >= 0 && owner == view.hover.request)
-      dl->AddRect(lo, hi, IM_COL32_WHITE);
+  // Few vertices, so SwiftShader keeps up with 1024 blocks: the whole grid is one free-coloured
+  // rectangle, a used block adds one or two, and the gaps between blocks are drawn once per
+  // grid line on top.
+  const int rows = (NB + cols - 1) / cols;
+  dl->AddRectFilled(origin, ImVec2(origin.x + cols * pitch, origin.y + (rows - 1) * pitch), kFree);
+  dl->AddRectFilled(ImVec2(origin.x, origin.y + (rows - 1) * pitch),
+                    ImVec2(origin.x + ((NB - 1) % cols + 1) * pitch, origin.y + rows * pitch), kFree);
+  const ImU32 window_bg = ImGui::GetColorU32(ImGuiCol_WindowBg);
+  for (int b = 0; s && b < NB; ++b) {
+    const BlockSnapshot& snap = s->record.blocks[b];
+    if (snap.ref_count == 0) continue;
+    const ImVec2 lo = block_lo(b), hi(lo.x + pitch, lo.y + pitch);
+    const float x_used = lo.x + pitch * static_cast<float>(snap.used_slots) / B;
+    dl->AddRectFilled(lo, ImVec2(x_used, hi.y), request_color(snap.owner));
+    if (snap.used_slots < B) dl->AddRectFilled(ImVec2(x_used, lo.y), hi, request_color(snap.owner, 0.32f));
   }
+  if (gap > 0.f) {
+    for (int c = 1; c <= cols; ++c)
+      dl->AddRectFilled(ImVec2(origin.x + c * pitch - gap, origin.y),
+                        ImVec2(origin.x + c * pitch, origin.y + rows * pitch), window_bg);
+    for (int r = 1; r <= rows; ++r)
+      dl->AddRectFilled(ImVec2(origin.x, origin.y + r * pitch - gap),
+                        ImVec2(origin.x + cols * pitch, origin.y + r * pitch), window_bg);
+  }
+  // Outlines: blocks taken / freed in this step, and the highlighted ones.
+  auto outline = [&](int b, ImU32 color, float thickness) {
+    const ImVec2 lo = block_lo(b);
+    dl->AddRect(lo, ImVec2(lo.x + pitch - gap, lo.y + pitch - gap), color, 0.f, 0, thickness);
+  };
+  if (s && pitch >= 6.f) {
+    for (std::int32_t b : s->record.blocks_allocated) outline(b, kTaken, 1.f);
+    for (std::int32_t b : s->record.blocks_freed) outline(b, kFreed, 1.f);
+  }
+  if (s && view.hover.request >= 0)
+    for (int b = 0; b < NB; ++b)
+      if (s->record.blocks[b].ref_count > 0 && s->record.blocks[b].owner == view.hover.request)
+        outline(b, IM_COL32_WHITE, 1.f);
+  if (view.hover.block >= 0 && view.hover.block < NB) outline(view.hover.block, IM_COL32_WHITE, 2.f);
   if (grid_hovered && s) {
     const ImVec2 m = ImGui::GetMousePos();
     const int b = static_cast<int>((m.y - origin.y) / pitch) * cols + static_cast<int>((m.x - origin.x) / pitch);

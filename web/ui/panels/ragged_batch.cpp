@@ -60,7 +60,7 @@ void RaggedBatchPanel::draw(const Session& session, View& view) {
   const float table_w = 230.f;
   if (ImGui::BeginTable("##tokens", 5, ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
                                        ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit,
-                        ImVec2(table_w, 0))) {
+                        ImVec2(table_w, -ImGui::GetTextLineHeightWithSpacing()))) {
     ImGui::TableSetupScrollFreeze(0, 1);
     for (const char* h : {"t", "req", "pos", "token", "slot"}) ImGui::TableSetupColumn(h);
     ImGui::TableHeadersRow();
@@ -95,7 +95,8 @@ void RaggedBatchPanel::draw(const Session& session, View& view) {
   // [mask]
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const float cell_w = std::max(avail.x - 4.f, 16.f) / std::max(Tk, 1);
-  const float cell_h = std::clamp((avail.y - 4.f) / T, 1.f, 14.f);
+  const float legend_h = ImGui::GetTextLineHeightWithSpacing();
+  const float cell_h = std::clamp((avail.y - legend_h - 4.f) / T, 1.f, 14.f);
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   ImGui::InvisibleButton("##mask", ImVec2(cell_w * Tk, cell_h * T));
   view.remember("batch.mask");
@@ -140,7 +141,7 @@ void RaggedBatchPanel::draw(const Session& session, View& view) {
     ImGui::Text("may attend: %s", mask[static_cast<std::size_t>(t) * Tk + k] ? "yes" : "no");
     ImGui::EndTooltip();
   }
-  ImGui::TextDisabled("dim = cached prefix, bright = new tokens (causal)");
+  ImGui::TextDisabled("rows: new tokens; columns: every row's keys, cached prefix (dim) then new (bright)");
   view.geometry["mask"] = {{"x0", origin.x}, {"y0", origin.y}, {"cell_w", cell_w},
                            {"cell_h", cell_h}, {"T", T}, {"Tk", Tk}};
   ImGui::End();

@@ -33,6 +33,7 @@ void TimelinePanel::draw(const Session& session, View& view) {
   legend_swatch(kWaiting, "waiting");
   legend_swatch(request_color(0), "prefill chunk (tall, length)");
   legend_swatch(request_color(0, 0.6f), "decode (short)");
+  legend_swatch(request_color(0, 0.3f), "admitted, idle");
   legend_swatch(IM_COL32(255, 255, 255, 255), "finished |");
   legend_swatch(kDecodeBar, "decode tokens");
   legend_swatch(kPrefillBar, "prefill tokens");
@@ -76,40 +77,59 @@ void TimelinePanel::draw(const Session& session, View& view) {
     const float y = origin.y + view.hover.request * lane_h;
     dl->AddRectFilled(ImVec2(clip_lo.x, y), ImVec2(clip_hi.x, y + lane_h), IM_COL32(255, 255, 255, 28));
   }
+  // A lane is drawn as runs of equal cells (a request decodes for many steps in a row), so the
+  // vertex count stays small; thin separators between steps are drawn once, on top.
   const int chunk = session.workload().engine.prefill_chunk_size;
-  for (int c = c0; c < c1; ++c) {
-    const StepView& s = history[c];
-    const float x = origin.x + c * cell_w;
-    for (int r = r0; r < std::min<int>(r1, static_cast<int>(s.cells.size())); ++r) {
-      const Cell& cell = s.cells[r];
-      const float y = origin.y + r * lane_h, pad = lane_h > 4 ? 1.f : 0.f;
-      const ImVec2 lo(x + (cell_w > 4 ? 1.f : 0.f), y + pad), hi(x + cell_w, y + lane_h - pad);
+  auto cell_at = [&](int c, int r) {
+    const auto& cells = history[c].cells;
+    return r < static_cast<int>(cells.size()) ? cells[r] : Cell{};
+  };
+  auto same = [](const Cell& a, const Cell& b) {
+    return a.activity == b.activity && !a.finished_here &&
+           (a.activity != Activity::prefill || a.len == b.len);
+  };
+  for (int r = r0; r < r1; ++r) {
+    const float y = origin.y + r * lane_h, pad = lane_h > 4 ? 1.f : 0.f;
+    for (int c = c0; c < c1;) {
+      const Cell cell = cell_at(c, r);
+      int end = c + 1;
+      while (end < c1 && same(cell_at(end - 1, r), cell_at(end, r))) ++end;
+      const float x0 = origin.x + c * cell_w, x1 = origin.x + end * cell_w;
       switch (cell.activity) {
         case Activity::waiting:
-          dl->AddRectFilled(ImVec2(lo.x, y + lane_h * 0.35f), ImVec2(hi.x, y + lane_h * 0.65f), kWaiting);
+          dl->AddRectFilled(ImVec2(x0, y + lane_h * 0.35f), ImVec2(x1, y + lane_h * 0.65f), kWaiting);
           break;
         case Activity::stalled:
-          dl->AddRect(lo, hi, request_color(r, 0.5f));
+          dl->AddRectFilled(ImVec2(x0, y + lane_h * 0.2f), ImVec2(x1, y + lane_h * 0.8f), request_color(r, 0.3f));
           break;
         case Activity::prefill: {
           // Taller for a fuller chunk: the chunk's share of prefill_chunk_size.
           const float f = 0.45f + 0.55f * std::min(1.f, static_cast<float>(cell.len) / std::max(chunk, 1));
-          dl->AddRectFilled(ImVec2(lo.x, hi.y - (hi.y - lo.y) * f), hi, request_color(r));
-          if (cell_w >= 16 && lane_h >= 12) {
-            const std::string len = std::to_string(cell.len);
-            dl->AddText(ImVec2(lo.x + 1, lo.y - 1), IM_COL32(20, 20, 20, 255), len.c_str());
-          }
+          dl->AddRectFilled(ImVec2(x0, y + lane_h - pad - (lane_h - 2 * pad) * f), ImVec2(x1, y + lane_h - pad),
+                            request_color(r));
+          if (cell_w >= 16 && lane_h >= 12)
+            for (int k = c; k < end; ++k)
+              dl->AddText(ImVec2(origin.x + k * cell_w + 2, y), IM_COL32(20, 20, 20, 255),
+                          std::to_string(cell.len).c_str());
           break;
         }
         case Activity::decode:
-          dl->AddRectFilled(ImVec2(lo.x, y + lane_h * 0.3f), ImVec2(hi.x, y + lane_h * 0.7f),
-                            request_color(r, 0.6f));
+          dl->AddRectFilled(ImVec2(x0, y + lane_h * 0.3f), ImVec2(x1, y + lane_h * 0.7f), request_color(r, 0.6f));
           break;
         default: break;
       }
-      if (cell.finished_here)
-        dl->AddRectFilled(ImVec2(hi.x - 2.f, lo.y), hi, IM_COL32(255, 255, 255, 255));
+      const Cell last = cell_at(end - 1, r);
+      if (last.finished_here)
+        dl->AddRectFilled(ImVec2(x1 - 2.f, y + pad), ImVec2(x1, y + lane_h - pad), IM_COL32_WHITE);
+      c = end;
     }
+  }
+  for (int c = c0; c < c1; ++c) {
+    const StepView& s = history[c];
+    const float x = origin.x + c * cell_w;
+    if (cell_w > 4)  // the separator between steps
+      dl->AddRectFilled(ImVec2(x, origin.y), ImVec2(x + 1.f, origin.y + lanes_h),
+                        ImGui::GetColorU32(ImGuiCol_WindowBg));
     // The step's budget as a stacked bar: decode tokens, then prefill tokens.
     const float base = origin.y + lanes_h + gap + bar_h;
     const float per_token = bar_h / std::max(s.record.budget, 1);
