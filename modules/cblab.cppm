@@ -4,3 +4,4 @@ export module cblab;
 
 export import :version;
 export import cblab.kernels;  // SIMD kernels, their scalar references, run-time arch dispatch
+export import cblab.engine;   // requests, KV caches, scheduler, ragged batches, TinyLLM, Engine

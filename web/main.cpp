@@ -1,6 +1,7 @@
 // main.cpp — the browser glue: a GLFW window on the page's canvas (WebGL2), Dear ImGui on it,
-// the main loop, and the JS API (window.cblab in shell.html calls the two exports below).
-// Everything the page shows lives in cblab.ui's App; this file only hosts it.
+// the main loop, the JS API (window.cblab in shell.html calls the two exports below), the
+// workload in the URL hash, and file import/export. Everything the page shows lives in
+// cblab.ui's App; this file only hosts it.
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
 #include <emscripten/html5.h>
@@ -19,6 +20,7 @@ namespace {
 GLFWwindow* g_window = nullptr;
 cblab::ui::App* g_app = nullptr;
 bool g_first_frame = true;
+unsigned g_shared_revision = 0;
 
 // The JS API hands strings to JS as malloc'd copies; shell.html frees them.
 char* to_js(const nlohmann::json& value) {
@@ -26,6 +28,15 @@ char* to_js(const nlohmann::json& value) {
   char* out = static_cast<char*>(std::malloc(text.size() + 1));
   std::memcpy(out, text.c_str(), text.size() + 1);
   return out;
+}
+
+// The workload and configuration live in the URL hash (#w=<JSON>), so a link recreates the
+// scenario. replaceState: stepping does not fill the browser history.
+void share_in_url() {
+  if (g_app->share_revision() == g_shared_revision) return;
+  g_shared_revision = g_app->share_revision();
+  const std::string json = g_app->shared_workload();
+  EM_ASM({ history.replaceState(null, '', '#w=' + encodeURIComponent(UTF8ToString($0))); }, json.c_str());
 }
 
 void frame() {
@@ -41,6 +52,7 @@ void frame() {
   glClearColor(0.106f, 0.114f, 0.137f, 1.f);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  share_in_url();
   if (g_first_frame) {
     g_first_frame = false;
     EM_ASM(window.cblab.ready = true;);
@@ -76,7 +88,7 @@ int main() {
   glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
-  glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);  // crisp on high-DPI screens
+  glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);  // framebuffer in device pixels
   g_window = glfwCreateWindow(1280, 800, "cb-lab", nullptr, nullptr);
   if (!g_window) {
     EM_ASM(window.cblab.error = 'could not create a WebGL2 context';);
@@ -90,13 +102,39 @@ int main() {
   io.IniFilename = nullptr;  // no file system in the page
   io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
   ImGui::StyleColorsDark();
+  ImGui::GetStyle().WindowRounding = 3.f;
+  // High-DPI: ImGui works in CSS pixels; the glyphs are rasterized at device pixels and drawn
+  // at 1/dpr, so text stays crisp instead of being magnified.
+  const float dpr = static_cast<float>(emscripten_get_device_pixel_ratio());
+  ImFontConfig font;
+  font.SizePixels = 13.f * dpr;
+  font.OversampleH = font.OversampleV = 1;
+  io.Fonts->AddFontDefault(&font);
+  io.FontGlobalScale = 1.f / dpr;
   ImGui_ImplGlfw_InitForOpenGL(g_window, true);
   // With GLFW_SCALE_TO_MONITOR the selector must be "body": "#canvas" stops following resizes.
   ImGui_ImplGlfw_InstallEmscriptenCanvasResizeCallback("body");
   ImGui_ImplOpenGL3_Init("#version 300 es");
 
   static cblab::ui::App app;
+  app.on_import_file = [] { EM_ASM(cblabImportFile();); };
+  app.on_export_file = [](const std::string& name, const std::string& text) {
+    EM_ASM({ cblabSaveFile(UTF8ToString($0), UTF8ToString($1)); }, name.c_str(), text.c_str());
+  };
   g_app = &app;
+  // A shared link (#w=<workload JSON>) recreates its scenario; a bad one leaves the default
+  // scenario and the page says why.
+  if (char* shared = static_cast<char*>(EM_ASM_PTR({
+        const m = location.hash.match(/^#w=(.*)$/);
+        return m ? stringToNewUTF8(decodeURIComponent(m[1])) : 0;
+      }))) {
+    try {
+      app.act("load_workload", {{"json", std::string(shared)}});
+    } catch (const std::exception&) {
+      // The message is on the page (Workload panel) and in state().error.
+    }
+    std::free(shared);
+  }
   emscripten_set_main_loop(frame, 0, false);
   return 0;
 }

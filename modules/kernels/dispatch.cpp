@@ -28,7 +28,7 @@ std::vector<const KernelTable*> runnable_tables() {
   tables.push_back(&wasm_table);
 #else
   const auto cpu = xsimd::available_architectures();
-  if (cpu.avx512f) tables.push_back(&avx512_table);
+  if (cpu.avx512f && cpu.avx512dq) tables.push_back(&avx512_table);
   if (cpu.fma3_avx2) tables.push_back(&avx2_table);
   if (cpu.sse2) tables.push_back(&sse2_table);
 #endif

@@ -5,6 +5,8 @@
 export module cblab.kernels;
 
 export import :dispatch;   // which arch runs: arch(), available_archs(), set_arch()
+export import :threads;    // how many threads the kernels use: num_threads(), set_num_threads()
 export import :reference;  // the scalar references (the oracle) and the shared shape structs
 export import :ops;        // the same kernels on the active arch: what the engine calls
 export import :dot;        // dot product
+export import :probes;     // machine probes for the benchmark: read bandwidth, FMA peak

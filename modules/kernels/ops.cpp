@@ -1,57 +1,180 @@
-// ops.cpp — the dispatched kernels. Each op runs the active arch's SIMD version where one
-// exists, and the scalar reference otherwise.
+// ops.cpp — the dispatched kernels. Each op checks its arguments (the same checks as its
+// reference), then runs the active arch's SIMD version, or the scalar reference when the arch
+// has none ("scalar"). Attention and GEMM are cut into work items here and spread over the
+// thread pool; the per-arch code only ever sees one item.
+//
+// [SECTION] attention: work items and the three ways in (varlen paged, dense, masked)
+// [SECTION] matmul
+// [SECTION] rope, rmsnorm, softmax, argmax
 module;
+#include <algorithm>
 #include <cstdint>
 #include <span>
+#include <vector>
+#include "arch/kernel_table.hpp"
 module cblab.kernels;
+import :checks;
 
 namespace cblab::kernels {
+using namespace detail;
 
-void attention_dense_causal(std::span<const float> q, std::span<const float> k,
-                                      std::span<const float> v, std::span<float> out,
-                                      int seq_len, const AttentionShape& shape) {
-  attention_dense_causal_reference(q, k, v, out, seq_len, shape);
+namespace {
+
+// [SECTION] attention --------------------------------------------------------------------------
+
+// Query tokens per prefill work item: enough rows (tokens x heads) for each loaded K/V tile to
+// be reused many times, few enough that the item's Q and O (2 x rows x D floats) stay in L2.
+int prefill_tile_tokens(int num_heads) { return std::clamp(256 / num_heads, 1, 64); }
+
+// Cuts a request's new tokens into tiles: one tile for a decode token, tiles of
+// prefill_tile_tokens for a chunk.
+void add_tiles(std::vector<AttentionTile>& tiles, AttentionTile request, int num_heads) {
+  const int step = prefill_tile_tokens(num_heads);
+  for (int i = 0; i < request.num_tokens; i += step) {
+    AttentionTile t = request;
+    t.first_token = request.first_token + i;
+    t.first_position = request.first_position + i;
+    t.num_tokens = std::min(step, request.num_tokens - i);
+    if (t.mask) t.mask += std::size_t(i) * t.mask_stride;
+    tiles.push_back(t);
+  }
 }
 
-void attention_masked(std::span<const float> q, std::span<const float> k,
-                                std::span<const float> v, std::span<const std::uint8_t> mask,
-                                std::span<float> out, int num_queries, int num_keys,
-                                const AttentionShape& shape) {
-  attention_masked_reference(q, k, v, mask, out, num_queries, num_keys, shape);
+// Runs the tiles on the thread pool, the most expensive (most query x key pairs) first so the
+// threads finish together.
+void run_tiles(const AttentionProblem& problem, std::vector<AttentionTile>& tiles) {
+  const auto cost = [](const AttentionTile& t) {
+    return std::int64_t(t.num_tokens) * std::min(t.num_keys, t.first_position + t.num_tokens);
+  };
+  std::stable_sort(tiles.begin(), tiles.end(),
+                   [&](const AttentionTile& a, const AttentionTile& b) { return cost(a) > cost(b); });
+  const auto kernel = active().attention_tile;
+  parallel_for(int(tiles.size()), [&](int i) { kernel(problem, tiles[i]); });
+}
+
+AttentionProblem make_problem(std::span<const float> q, std::span<float> out,
+                              std::span<const float> k, std::span<const float> v, int block_size,
+                              const AttentionShape& shape) {
+  return {.q = q.data(), .out = out.data(), .num_heads = shape.num_heads,
+          .num_kv_heads = shape.num_kv_heads, .head_dim = shape.head_dim, .scale = shape.scale,
+          .k_cache = k.data(), .v_cache = v.data(), .block_size = block_size};
+}
+
+}  // namespace
+
+void attention_varlen_paged(std::span<const float> q, const PagedKV& kv, const VarlenBatch& batch,
+                            std::span<float> out, const AttentionShape& shape) {
+  check_varlen("attention_varlen_paged", q, kv, batch, out, shape);
+  if (!active().attention_tile) return attention_varlen_paged_reference(q, kv, batch, out, shape);
+  std::vector<AttentionTile> tiles;
+  for (std::size_t r = 0; r < varlen_num_requests(batch); ++r) {
+    const int q_begin = batch.cu_seqlens_q[r], q_len = batch.cu_seqlens_q[r + 1] - q_begin;
+    const int C = batch.context_lens[r];
+    add_tiles(tiles,
+              {.first_token = q_begin, .num_tokens = q_len, .first_position = C - q_len,
+               .num_keys = C,
+               .block_table = batch.block_tables.data() + r * batch.max_blocks_per_seq},
+              shape.num_heads);
+  }
+  run_tiles(make_problem(q, out, kv.k_cache, kv.v_cache, kv.block_size, shape), tiles);
 }
 
 void attention_paged_decode(std::span<const float> q, const PagedKV& kv,
-                                      std::span<const int32_t> block_table, int context_len,
-                                      std::span<float> out, const AttentionShape& shape) {
-  attention_paged_decode_reference(q, kv, block_table, context_len, out, shape);
+                            std::span<const int32_t> block_table, int context_len,
+                            std::span<float> out, const AttentionShape& shape) {
+  check_paged_decode("attention_paged_decode", q, kv, block_table, context_len, out, shape);
+  if (!active().attention_tile)
+    return attention_paged_decode_reference(q, kv, block_table, context_len, out, shape);
+  if (context_len == 0) {  // no key to attend to
+    std::ranges::fill(out, 0.f);
+    return;
+  }
+  std::vector<AttentionTile> tiles = {{.first_token = 0, .num_tokens = 1,
+                                       .first_position = context_len - 1,
+                                       .num_keys = context_len, .block_table = block_table.data()}};
+  run_tiles(make_problem(q, out, kv.k_cache, kv.v_cache, kv.block_size, shape), tiles);
 }
 
-void attention_varlen_paged(std::span<const float> q, const PagedKV& kv,
-                                      const VarlenBatch& batch, std::span<float> out,
-                                      const AttentionShape& shape) {
-  attention_varlen_paged_reference(q, kv, batch, out, shape);
+// Dense K/V (S, Hkv, D) is a pool of one block of S slots: the same kernel serves it.
+void attention_dense_causal(std::span<const float> q, std::span<const float> k,
+                            std::span<const float> v, std::span<float> out, int seq_len,
+                            const AttentionShape& shape) {
+  check_dense_causal("attention_dense_causal", q, k, v, out, seq_len, shape);
+  if (!active().attention_tile)
+    return attention_dense_causal_reference(q, k, v, out, seq_len, shape);
+  if (seq_len == 0) return;
+  const int32_t only_block = 0;
+  std::vector<AttentionTile> tiles;
+  add_tiles(tiles, {.first_token = 0, .num_tokens = seq_len, .first_position = 0,
+                    .num_keys = seq_len, .block_table = &only_block},
+            shape.num_heads);
+  run_tiles(make_problem(q, out, k, v, seq_len, shape), tiles);
 }
 
-void matmul(std::span<const float> x, std::span<const float> w, std::span<float> y,
-                      int M, int K, int N) {
-  matmul_reference(x, w, y, M, K, N);
+// The mask alone decides visibility: first_position = Tk puts every key in the causal past.
+void attention_masked(std::span<const float> q, std::span<const float> k,
+                      std::span<const float> v, std::span<const std::uint8_t> mask,
+                      std::span<float> out, int num_queries, int num_keys,
+                      const AttentionShape& shape) {
+  check_masked("attention_masked", q, k, v, mask, out, num_queries, num_keys, shape);
+  if (!active().attention_tile)
+    return attention_masked_reference(q, k, v, mask, out, num_queries, num_keys, shape);
+  if (num_keys == 0) {
+    std::ranges::fill(out, 0.f);
+    return;
+  }
+  const int32_t only_block = 0;
+  std::vector<AttentionTile> tiles;
+  add_tiles(tiles, {.first_token = 0, .num_tokens = num_queries, .first_position = num_keys,
+                    .num_keys = num_keys, .block_table = &only_block, .mask = mask.data(),
+                    .mask_stride = num_keys},
+            shape.num_heads);
+  run_tiles(make_problem(q, out, k, v, num_keys, shape), tiles);
 }
 
-void rope(std::span<float> x, std::span<const int32_t> positions, int num_heads,
-                    int head_dim, float theta) {
+// [SECTION] matmul -----------------------------------------------------------------------------
+
+// Rows are split evenly over the threads (in multiples of 8, the widest micro-kernel height).
+void matmul(std::span<const float> x, std::span<const float> w, std::span<float> y, int M, int K,
+            int N) {
+  check_matmul("matmul", x, w, y, M, K, N);
+  const auto kernel = active().matmul_rows;
+  if (!kernel) return matmul_reference(x, w, y, M, K, N);
+  const int parts = std::max(1, std::min(num_threads(), (M + 7) / 8));
+  const int rows_per_part = ((M + parts - 1) / parts + 7) / 8 * 8;
+  parallel_for(parts, [&](int p) {
+    const int m_begin = p * rows_per_part, m_end = std::min(M, m_begin + rows_per_part);
+    kernel(x.data(), w.data(), y.data(), m_begin, m_end, K, N);
+  });
+}
+
+// [SECTION] rope, rmsnorm, softmax, argmax -----------------------------------------------------
+
+void rope(std::span<float> x, std::span<const int32_t> positions, int num_heads, int head_dim,
+          float theta) {
+  check_rope("rope", x, positions, num_heads, head_dim);
+  if (const auto kernel = active().rope)
+    return kernel(x.data(), positions.data(), int(positions.size()), num_heads, head_dim, theta);
   rope_reference(x, positions, num_heads, head_dim, theta);
 }
 
 void rmsnorm(std::span<const float> x, std::span<const float> weight, std::span<float> y,
-                       int rows, int dim, float eps) {
+             int rows, int dim, float eps) {
+  check_rmsnorm("rmsnorm", x, weight, y, rows, dim);
+  if (const auto kernel = active().rmsnorm)
+    return kernel(x.data(), weight.data(), y.data(), rows, dim, eps);
   rmsnorm_reference(x, weight, y, rows, dim, eps);
 }
 
 void softmax(std::span<float> x, int rows, int n) {
+  check_softmax("softmax", x, rows, n);
+  if (const auto kernel = active().softmax) return kernel(x.data(), rows, n);
   softmax_reference(x, rows, n);
 }
 
 int argmax(std::span<const float> logits) {
+  check_argmax("argmax", logits);
+  if (const auto kernel = active().argmax) return kernel(logits.data(), int(logits.size()));
   return argmax_reference(logits);
 }
 

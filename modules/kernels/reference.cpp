@@ -5,7 +5,6 @@
 // same helper, attend_row(): one query row against a list of keys, some of which may be masked.
 // Speed is not a goal here; being checkable by eye is. The fast versions live in kernels/arch/.
 //
-// [SECTION] size checks
 // [SECTION] attend_row: one query row, the heart of every attention reference
 // [SECTION] attention: dense causal, masked, paged decode, unified varlen paged
 // [SECTION] matmul, rope, rmsnorm, softmax, argmax
@@ -20,62 +19,11 @@ module;
 #include <string_view>
 #include <vector>
 module cblab.kernels;
+import :checks;  // argument checks shared with the dispatched ops
 
 namespace cblab::kernels {
+using namespace detail;  // the check_* functions
 namespace {
-
-// [SECTION] size checks ------------------------------------------------------------------------
-
-// Throws "fn: arg has N elements, expected M (what)": the argument, its size and the size wanted.
-void check_size(std::string_view fn, std::string_view arg, std::size_t got, std::size_t want,
-                std::string_view what) {
-  if (got != want)
-    throw std::invalid_argument(
-        std::format("{}: {} has {} elements, expected {} ({})", fn, arg, got, want, what));
-}
-
-void check_positive(std::string_view fn, std::string_view arg, long long value) {
-  if (value < 1)
-    throw std::invalid_argument(std::format("{}: {} is {}, must be >= 1", fn, arg, value));
-}
-
-void check_non_negative(std::string_view fn, std::string_view arg, long long value) {
-  if (value < 0)
-    throw std::invalid_argument(std::format("{}: {} is {}, must be >= 0", fn, arg, value));
-}
-
-void check_shape(std::string_view fn, const AttentionShape& s) {
-  check_positive(fn, "shape.num_heads", s.num_heads);
-  check_positive(fn, "shape.num_kv_heads", s.num_kv_heads);
-  check_positive(fn, "shape.head_dim", s.head_dim);
-  if (s.num_heads % s.num_kv_heads != 0)
-    throw std::invalid_argument(std::format(
-        "{}: shape.num_heads ({}) must be a multiple of shape.num_kv_heads ({})", fn, s.num_heads,
-        s.num_kv_heads));
-}
-
-void check_paged_kv(std::string_view fn, const PagedKV& kv, const AttentionShape& s) {
-  check_non_negative(fn, "kv.num_blocks", kv.num_blocks);
-  check_positive(fn, "kv.block_size", kv.block_size);
-  const std::size_t want = std::size_t(kv.num_blocks) * kv.block_size * s.num_kv_heads * s.head_dim;
-  check_size(fn, "kv.k_cache", kv.k_cache.size(), want, "NB*B*Hkv*D");
-  check_size(fn, "kv.v_cache", kv.v_cache.size(), want, "NB*B*Hkv*D");
-}
-
-// Checks that the first ceil(C / B) entries of a block table are valid block ids.
-void check_block_table(std::string_view fn, std::span<const int32_t> table, int context_len,
-                       const PagedKV& kv) {
-  const std::size_t needed = (std::size_t(context_len) + kv.block_size - 1) / kv.block_size;
-  if (table.size() < needed)
-    throw std::invalid_argument(std::format(
-        "{}: block table has {} entries, context {} with block size {} needs at least {}", fn,
-        table.size(), context_len, kv.block_size, needed));
-  for (std::size_t i = 0; i < needed; ++i)
-    if (table[i] < 0 || table[i] >= kv.num_blocks)
-      throw std::invalid_argument(std::format(
-          "{}: block table entry {} is block {}, the pool has blocks 0..{}", fn, i, table[i],
-          kv.num_blocks - 1));
-}
 
 // [SECTION] attend_row -------------------------------------------------------------------------
 
@@ -117,14 +65,8 @@ void attend_row(const float* q, int num_keys, KeyAt key, ValueAt value, Allowed 
 void attention_dense_causal_reference(std::span<const float> q, std::span<const float> k,
                                       std::span<const float> v, std::span<float> out,
                                       int seq_len, const AttentionShape& shape) {
-  constexpr std::string_view fn = "attention_dense_causal_reference";
-  check_shape(fn, shape);
-  check_non_negative(fn, "seq_len", seq_len);
+  check_dense_causal("attention_dense_causal_reference", q, k, v, out, seq_len, shape);
   const int H = shape.num_heads, Hkv = shape.num_kv_heads, D = shape.head_dim;
-  check_size(fn, "q", q.size(), std::size_t(seq_len) * H * D, "S*H*D");
-  check_size(fn, "k", k.size(), std::size_t(seq_len) * Hkv * D, "S*Hkv*D");
-  check_size(fn, "v", v.size(), std::size_t(seq_len) * Hkv * D, "S*Hkv*D");
-  check_size(fn, "out", out.size(), std::size_t(seq_len) * H * D, "S*H*D");
   const int group = H / Hkv;  // query heads per KV head
   for (int i = 0; i < seq_len; ++i)
     for (int h = 0; h < H; ++h) {
@@ -141,16 +83,8 @@ void attention_masked_reference(std::span<const float> q, std::span<const float>
                                 std::span<const float> v, std::span<const std::uint8_t> mask,
                                 std::span<float> out, int num_queries, int num_keys,
                                 const AttentionShape& shape) {
-  constexpr std::string_view fn = "attention_masked_reference";
-  check_shape(fn, shape);
-  check_non_negative(fn, "num_queries", num_queries);
-  check_non_negative(fn, "num_keys", num_keys);
+  check_masked("attention_masked_reference", q, k, v, mask, out, num_queries, num_keys, shape);
   const int H = shape.num_heads, Hkv = shape.num_kv_heads, D = shape.head_dim;
-  check_size(fn, "q", q.size(), std::size_t(num_queries) * H * D, "T*H*D");
-  check_size(fn, "k", k.size(), std::size_t(num_keys) * Hkv * D, "Tk*Hkv*D");
-  check_size(fn, "v", v.size(), std::size_t(num_keys) * Hkv * D, "Tk*Hkv*D");
-  check_size(fn, "mask", mask.size(), std::size_t(num_queries) * num_keys, "T*Tk");
-  check_size(fn, "out", out.size(), std::size_t(num_queries) * H * D, "T*H*D");
   const int group = H / Hkv;
   for (int i = 0; i < num_queries; ++i)
     for (int h = 0; h < H; ++h) {
@@ -178,14 +112,9 @@ const float* paged_row(std::span<const float> cache, const PagedKV& kv,
 void attention_paged_decode_reference(std::span<const float> q, const PagedKV& kv,
                                       std::span<const int32_t> block_table, int context_len,
                                       std::span<float> out, const AttentionShape& shape) {
-  constexpr std::string_view fn = "attention_paged_decode_reference";
-  check_shape(fn, shape);
-  check_paged_kv(fn, kv, shape);
-  check_non_negative(fn, "context_len", context_len);
+  check_paged_decode("attention_paged_decode_reference", q, kv, block_table, context_len, out,
+                     shape);
   const int H = shape.num_heads, Hkv = shape.num_kv_heads, D = shape.head_dim;
-  check_size(fn, "q", q.size(), std::size_t(H) * D, "H*D");
-  check_size(fn, "out", out.size(), std::size_t(H) * D, "H*D");
-  check_block_table(fn, block_table, context_len, kv);
   const int group = H / Hkv;
   for (int h = 0; h < H; ++h) {
     const int kvh = h / group;
@@ -200,36 +129,9 @@ void attention_paged_decode_reference(std::span<const float> q, const PagedKV& k
 void attention_varlen_paged_reference(std::span<const float> q, const PagedKV& kv,
                                       const VarlenBatch& batch, std::span<float> out,
                                       const AttentionShape& shape) {
-  constexpr std::string_view fn = "attention_varlen_paged_reference";
-  check_shape(fn, shape);
-  check_paged_kv(fn, kv, shape);
+  check_varlen("attention_varlen_paged_reference", q, kv, batch, out, shape);
   const int H = shape.num_heads, Hkv = shape.num_kv_heads, D = shape.head_dim;
-  const std::size_t R = batch.context_lens.size();
-  // An empty batch may come with an empty cu_seqlens_q as well as with {0}.
-  if (!(R == 0 && batch.cu_seqlens_q.empty()))
-    check_size(fn, "batch.cu_seqlens_q", batch.cu_seqlens_q.size(), R + 1, "R+1");
-  check_non_negative(fn, "batch.max_blocks_per_seq", batch.max_blocks_per_seq);
-  check_size(fn, "batch.block_tables", batch.block_tables.size(), R * batch.max_blocks_per_seq,
-             "R*max_blocks_per_seq");
-  const int T = R == 0 ? 0 : batch.cu_seqlens_q[R];
-  if (R > 0 && batch.cu_seqlens_q[0] != 0)
-    throw std::invalid_argument(std::format("{}: batch.cu_seqlens_q[0] is {}, must be 0", fn,
-                                            batch.cu_seqlens_q[0]));
-  check_size(fn, "q", q.size(), std::size_t(T) * H * D, "T*H*D with T = cu_seqlens_q[R]");
-  check_size(fn, "out", out.size(), std::size_t(T) * H * D, "T*H*D with T = cu_seqlens_q[R]");
-  for (std::size_t r = 0; r < R; ++r) {
-    const int q_begin = batch.cu_seqlens_q[r], q_len = batch.cu_seqlens_q[r + 1] - q_begin;
-    const int C = batch.context_lens[r];
-    if (q_len < 0 || q_len > C)
-      throw std::invalid_argument(std::format(
-          "{}: request {} has {} new tokens (cu_seqlens_q {}..{}) but context_lens {}; need "
-          "0 <= new tokens <= context",
-          fn, r, q_len, q_begin, batch.cu_seqlens_q[r + 1], C));
-    check_block_table(fn, batch.block_tables.subspan(r * batch.max_blocks_per_seq,
-                                                     batch.max_blocks_per_seq),
-                      C, kv);
-  }
-
+  const std::size_t R = varlen_num_requests(batch);
   const int group = H / Hkv;
   for (std::size_t r = 0; r < R; ++r) {
     const int q_begin = batch.cu_seqlens_q[r], q_len = batch.cu_seqlens_q[r + 1] - q_begin;
@@ -255,13 +157,7 @@ void attention_varlen_paged_reference(std::span<const float> q, const PagedKV& k
 
 void matmul_reference(std::span<const float> x, std::span<const float> w, std::span<float> y,
                       int M, int K, int N) {
-  constexpr std::string_view fn = "matmul_reference";
-  check_non_negative(fn, "M", M);
-  check_non_negative(fn, "K", K);
-  check_non_negative(fn, "N", N);
-  check_size(fn, "x", x.size(), std::size_t(M) * K, "M*K");
-  check_size(fn, "w", w.size(), std::size_t(K) * N, "K*N");
-  check_size(fn, "y", y.size(), std::size_t(M) * N, "M*N");
+  check_matmul("matmul_reference", x, w, y, M, K, N);
   // Loop order m, k, n: each y[m][n] still sums x[m][k] * w[k][n] for k = 0, 1, 2, ... in
   // order (the dot-product order), but w is read along its rows, so the oracle is not
   // painfully slow on real projection shapes.
@@ -278,13 +174,8 @@ void matmul_reference(std::span<const float> x, std::span<const float> w, std::s
 
 void rope_reference(std::span<float> x, std::span<const int32_t> positions, int num_heads,
                     int head_dim, float theta) {
-  constexpr std::string_view fn = "rope_reference";
-  check_positive(fn, "num_heads", num_heads);
-  check_positive(fn, "head_dim", head_dim);
-  if (head_dim % 2 != 0)
-    throw std::invalid_argument(std::format("{}: head_dim is {}, must be even", fn, head_dim));
+  check_rope("rope_reference", x, positions, num_heads, head_dim);
   const std::size_t T = positions.size();
-  check_size(fn, "x", x.size(), T * num_heads * head_dim, "T*H*D with T = positions.size()");
   for (std::size_t t = 0; t < T; ++t)
     for (int i = 0; i < head_dim / 2; ++i) {
       // The angle in double: at position 4096 a float angle would already be off by ~1e-4 rad.
@@ -301,12 +192,7 @@ void rope_reference(std::span<float> x, std::span<const int32_t> positions, int 
 
 void rmsnorm_reference(std::span<const float> x, std::span<const float> weight, std::span<float> y,
                        int rows, int dim, float eps) {
-  constexpr std::string_view fn = "rmsnorm_reference";
-  check_non_negative(fn, "rows", rows);
-  check_positive(fn, "dim", dim);
-  check_size(fn, "x", x.size(), std::size_t(rows) * dim, "rows*dim");
-  check_size(fn, "weight", weight.size(), std::size_t(dim), "dim");
-  check_size(fn, "y", y.size(), std::size_t(rows) * dim, "rows*dim");
+  check_rmsnorm("rmsnorm_reference", x, weight, y, rows, dim);
   for (int r = 0; r < rows; ++r) {
     const float* xr = &x[std::size_t(r) * dim];
     float sum_squares = 0.f;
@@ -317,10 +203,7 @@ void rmsnorm_reference(std::span<const float> x, std::span<const float> weight, 
 }
 
 void softmax_reference(std::span<float> x, int rows, int n) {
-  constexpr std::string_view fn = "softmax_reference";
-  check_non_negative(fn, "rows", rows);
-  check_non_negative(fn, "n", n);
-  check_size(fn, "x", x.size(), std::size_t(rows) * n, "rows*n");
+  check_softmax("softmax_reference", x, rows, n);
   for (int r = 0; r < rows; ++r) {
     float* row = &x[std::size_t(r) * n];
     float max_value = -std::numeric_limits<float>::infinity();
@@ -341,8 +224,7 @@ void softmax_reference(std::span<float> x, int rows, int n) {
 }
 
 int argmax_reference(std::span<const float> logits) {
-  if (logits.empty())
-    throw std::invalid_argument("argmax_reference: logits has 0 elements, expected at least 1");
+  check_argmax("argmax_reference", logits);
   std::size_t best = 0;
   for (std::size_t i = 1; i < logits.size(); ++i)
     if (logits[i] > logits[best]) best = i;

@@ -9,6 +9,8 @@ int main(int argc, char** argv) {
   CLI::App app{"cb-lab: a transparent continuous-batching LLM inference engine"};
   app.require_subcommand(1);
   cli::register_info(app);
+  cli::register_run(app);
+  cli::register_bench(app);
 
   try {
     app.parse(argc, argv);

@@ -1,39 +1,77 @@
 // cblab.ui — the page's panels, written against Dear ImGui only (no browser, no GLFW), so a
 // native window could draw the very same App. web/main.cpp owns the platform and the loop.
 //
+//   :session    the engine run and its step history (time travel)
+//   :scenarios  one-click workloads
+//   :view       what panels share in a frame: selection, hover, commands, widget rectangles
+//   panels/     one struct per panel, each with draw(session, view)
+//
 // The App is also what tests drive: state() is the plain value the JS API returns, and act()
-// runs the same actions the buttons run. Bad arguments throw std::invalid_argument with a
-// message naming the argument, the value and what is allowed; the App is left unchanged.
+// runs the same actions the buttons run (buttons push commands that the App passes to act()).
+// Bad arguments throw std::invalid_argument with a message naming the argument, the value and
+// what is allowed; the App is left unchanged and the message is shown in the page too.
 module;
-#include <array>
-#include <map>
+#include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 export module cblab.ui;
+
+export import :session;
+export import :scenarios;
+export import :view;
+export import :controls;
+export import :workload_panel;
+export import :timeline;
+export import :ragged_batch;
+export import :paged_kv;
+export import :requests_table;
+export import :metrics;
+export import :log;
 
 export namespace cblab::ui {
 
 class App {
  public:
   App();
-  void draw();  // one frame of every panel
+  void draw();  // one frame of every panel (and, when running, the steps due this frame)
   nlohmann::json state() const;
   nlohmann::json act(std::string_view name, const nlohmann::json& args);
 
+  // Platform hooks, set by main.cpp: open a file picker (its text comes back through
+  // act("load_workload")), and save a text file.
+  std::function<void()> on_import_file;
+  std::function<void(const std::string& file_name, const std::string& text)> on_export_file;
+  // Bumped whenever the workload or configuration changes: the page mirrors it in the URL.
+  unsigned share_revision() const { return share_revision_; }
+  std::string shared_workload() const { return workload_json(session_.workload()); }
+
  private:
-  void draw_kernel_panel();
-  void run_kernel();
-  // Remembers the last widget's screen rectangle under a name, so tests can click it.
-  void remember_widget(const std::string& name);
+  nlohmann::json act_unchecked(std::string_view name, const nlohmann::json& args);
+  void load(const Workload& workload, const std::string& what);
+  void step_forward();
+  void tick(float dt_seconds);
+  void run_commands();
+  void place(float x, float y, float w, float h);
 
-  std::map<std::string, std::array<float, 4>> widgets_;  // name -> x0, y0, x1, y1 (CSS px)
+  Session session_;
+  View view_;
+  ControlsPanel controls_;
+  WorkloadPanel workload_;
+  TimelinePanel timeline_;
+  RaggedBatchPanel batch_;
+  PagedKVPanel kv_;
+  RequestsPanel requests_;
+  MetricsPanel metrics_;
+  LogPanel log_;
 
-  // Kernel panel: a dot product on the active arch beside its scalar reference.
-  int kernel_length_ = 1000;
-  unsigned kernel_runs_ = 0;
-  float kernel_result_ = 0.f;
-  float kernel_reference_ = 0.f;
+  std::uint64_t frames_ = 0;
+  double draw_ms_ = 0.;          // time App::draw takes (the UI's CPU cost), moving average
+  unsigned share_revision_ = 0;
+  float step_debt_ = 0.f;        // steps owed to the Run speed
+  float layout_w_ = 0.f, layout_h_ = 0.f;
+  bool relayout_ = true;
 };
 
 }  // namespace cblab::ui

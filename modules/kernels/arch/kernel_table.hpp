@@ -4,15 +4,67 @@
 // the kernel templates instantiated for its xsimd arch. The dispatcher (kernels/dispatch.cpp)
 // picks one table at run time. Plain C++ declarations, attached to the global module, so both
 // the non-module arch files and the module units agree on them.
+//
+// The entries take raw pointers and do one *work item* each: ops.cpp checks the arguments,
+// cuts the work into items and spreads them over the thread pool. A nullptr entry means "no
+// SIMD version": ops.cpp then runs the scalar reference.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 namespace cblab::kernels::detail {
 
+// Everything an attention work item reads that is shared by all items of one call.
+struct AttentionProblem {
+  const float* q = nullptr;  // (T, H, D)
+  float* out = nullptr;      // (T, H, D)
+  int num_heads = 1;         // H
+  int num_kv_heads = 1;      // Hkv
+  int head_dim = 0;          // D
+  float scale = 1.f;
+  const float* k_cache = nullptr;  // (NB, B, Hkv, D); dense K is the case NB = 1, B = S
+  const float* v_cache = nullptr;  // (NB, B, Hkv, D)
+  int block_size = 1;              // B
+};
+
+// One work item: a tile of consecutive query tokens of one request, all heads.
+// Query token i (0-based in the tile) may see key j iff j <= first_position + i and, when
+// mask is set, mask[i * mask_stride + j] != 0. Keys are looked up through block_table.
+struct AttentionTile {
+  int first_token = 0;      // row of q/out of the tile's first token
+  int num_tokens = 0;       // tokens in the tile (>= 1)
+  int first_position = 0;   // position of the first token in its request
+  int num_keys = 0;         // keys [0, num_keys) exist (>= 1)
+  const int32_t* block_table = nullptr;  // (ceil(num_keys / B))
+  const std::uint8_t* mask = nullptr;    // (num_tokens, mask_stride) or nullptr
+  int mask_stride = 0;
+};
+
 struct KernelTable {
-  const char* name;  // xsimd arch name: "avx512f", "fma3+avx2", "sse2", "wasm"
+  const char* name;  // "avx512f", "fma3+avx2", "sse2", "wasm", "scalar"
   // a: (n), b: (n) -> sum_i a[i] * b[i]
   float (*dot)(const float* a, const float* b, std::size_t n);
+  // Flash attention over one tile (online softmax over key tiles; GQA shares loaded K/V).
+  void (*attention_tile)(const AttentionProblem& problem, const AttentionTile& tile);
+  // Rows [m_begin, m_end) of y: (M, N) = x: (M, K) · w: (K, N).
+  void (*matmul_rows)(const float* x, const float* w, float* y, int m_begin, int m_end, int K,
+                      int N);
+  // x: (T, H, D) in place; positions: (T).
+  void (*rope)(float* x, const int32_t* positions, int num_tokens, int num_heads, int head_dim,
+               float theta);
+  // x, y: (rows, dim)  weight: (dim)
+  void (*rmsnorm)(const float* x, const float* weight, float* y, int rows, int dim, float eps);
+  // x: (rows, n) in place
+  void (*softmax)(float* x, int rows, int n);
+  // logits: (n), n >= 1
+  int (*argmax)(const float* logits, int n);
+
+  // Machine probes for the benchmark (see probes.hpp): one streaming pass summing data: (n);
+  // iterations x fma_chains vector FMAs of float_lanes lanes each.
+  float (*stream_read)(const float* data, std::size_t n);
+  float (*fma_chains)(long long iterations, float seed);
+  int fma_chains_per_iteration;
+  int float_lanes;
 };
 
 #if defined(__EMSCRIPTEN__)

@@ -1,0 +1,339 @@
+// bench.cpp — the benchmark behind `cblab bench` (see bench.cppm).
+//
+// [SECTION] timing helpers
+// [SECTION] the machine: read bandwidth and FMA peak
+// [SECTION] the cases: decode, prefill, GEMM shapes
+// [SECTION] running a case on one arch and thread count
+// [SECTION] run(), table, JSON
+module;
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <format>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#include <nlohmann/json.hpp>
+module cblab.bench;
+import cblab.kernels;
+
+namespace cblab::bench {
+namespace ck = cblab::kernels;
+namespace {
+
+// [SECTION] timing helpers ---------------------------------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Cheap deterministic values in [-1, 1): the data does not change the speed, it only has to
+// be ordinary floats (no NaN, no denormals).
+void fill(std::vector<float>& v, std::uint32_t seed) {
+  std::uint32_t x = seed * 2654435761u + 1u;
+  for (float& f : v) {
+    x = x * 1664525u + 1013904223u;
+    f = float(std::int32_t(x) >> 8) * (1.f / 8388608.f);
+  }
+}
+
+struct Repeat {
+  int min_reps;
+  double min_seconds;
+};
+
+// Median time of one call of fn; before each timed call, between() runs untimed (e.g. to push
+// the K/V cache out of the CPU caches, as a real step would find it).
+template <class Fn, class Between>
+double median_seconds(Fn&& fn, Between&& between, Repeat repeat) {
+  std::vector<double> times;
+  double total = 0;
+  while (int(times.size()) < repeat.min_reps || (total < repeat.min_seconds && times.size() < 100)) {
+    between();
+    const auto start = Clock::now();
+    fn();
+    times.push_back(seconds_since(start));
+    total += times.back();
+  }
+  std::ranges::nth_element(times, times.begin() + times.size() / 2);
+  return times[times.size() / 2];
+}
+
+// [SECTION] the machine ------------------------------------------------------------------------
+
+// The best of a few passes: a limit is what the machine can do, not what it usually does.
+Machine measure_machine(const std::vector<float>& buffer, bool quick) {
+  Machine m;
+  m.arch = std::string(ck::available_archs().front());
+  ck::set_arch(m.arch);
+  m.read_buffer_mib = double(buffer.size() * sizeof(float)) / (1 << 20);
+  volatile float sink = ck::probe_stream_read(buffer);  // warm-up: pages mapped, clocks up
+  double best_read = 1e30;
+  for (int pass = 0; pass < (quick ? 3 : 6); ++pass) {
+    const auto start = Clock::now();
+    sink = sink + ck::probe_stream_read(buffer);
+    best_read = std::min(best_read, seconds_since(start));
+  }
+  m.read_gbps = double(buffer.size() * sizeof(float)) / best_read / 1e9;
+
+  const long long iterations = quick ? 2'000'000 : 10'000'000;
+  double best_fma = 0;
+  for (int pass = 0; pass < (quick ? 3 : 6); ++pass) {
+    const auto start = Clock::now();
+    const ck::FmaProbe probe = ck::probe_fma(iterations);
+    const double s = seconds_since(start);
+    sink = sink + probe.sink;
+    best_fma = std::max(best_fma, probe.flops / s / 1e9);
+  }
+  m.fma_gflops = best_fma;
+  return m;
+}
+
+// [SECTION] the cases --------------------------------------------------------------------------
+
+struct Spec {
+  Case shape;               // kind, label and shape fields filled
+  bool with_scalar = false;  // also time the scalar reference (slow: a few cases for scale)
+};
+
+// The cases: decode with 1 and 16 queries (one decode token per request), 8 query
+// heads, 8 and 2 KV heads, head_dim 64 and 128, contexts 512/2048/4096; a 512-token prefill
+// chunk over 512 and 4096 context; the projection GEMMs of the default model (d_model 64,
+// a step of 64 tokens) and of a larger one (d_model 1024, 8 heads of 128, 2 KV heads, MLP
+// 4096, a 512-token chunk).
+std::vector<Spec> make_specs(bool quick) {
+  std::vector<Spec> specs;
+  for (int D : quick ? std::vector<int>{128} : std::vector<int>{64, 128})
+    for (int Hkv : {8, 2})
+      for (int C : quick ? std::vector<int>{512, 2048} : std::vector<int>{512, 2048, 4096})
+        for (int q : {1, 16}) {
+          Spec s{.shape = {.kind = "decode", .queries = q, .num_heads = 8, .num_kv_heads = Hkv,
+                           .head_dim = D, .context = C}};
+          s.with_scalar = q == 1 && C == 2048 && Hkv == 2;
+          specs.push_back(s);
+        }
+  for (int D : {64, 128})
+    for (int C : quick ? std::vector<int>{512} : std::vector<int>{512, 4096}) {
+      Spec s{.shape = {.kind = "prefill", .queries = 512, .num_heads = 8, .num_kv_heads = 8,
+                       .head_dim = D, .context = C}};
+      s.with_scalar = D == 64 && C == 512;
+      specs.push_back(s);
+    }
+  struct G { const char* label; int M, K, N; bool scalar; };
+  const std::vector<G> gemms = {
+      {"default QKV", 64, 64, 192, true},          {"default MLP up", 64, 64, 256, false},
+      {"larger QKV", 512, 1024, 1536, true},       {"larger O", 512, 1024, 1024, false},
+      {"larger MLP up", 512, 1024, 4096, false},   {"larger MLP down", 512, 4096, 1024, false},
+      {"larger LM head", 512, 1024, 256, false}};
+  for (const G& g : gemms) {
+    if (quick && std::string(g.label) != "default QKV" && std::string(g.label) != "larger QKV") continue;
+    specs.push_back({.shape = {.kind = "gemm", .label = g.label}, .with_scalar = g.scalar});
+    specs.back().shape.M = g.M, specs.back().shape.K = g.K, specs.back().shape.N = g.N;
+  }
+  return specs;
+}
+
+struct Config {
+  std::string arch;
+  int threads;
+};
+
+// Every SIMD arch on 1 thread; the best arch on each larger thread count; the scalar reference
+// (1 thread) on the specs marked for it.
+std::vector<Config> configs_for(const Spec& spec, const std::vector<std::string>& archs,
+                                const std::vector<int>& threads) {
+  std::vector<Config> configs;
+  for (const std::string& a : archs)
+    if (a != "scalar") configs.push_back({a, 1});
+  const auto best = std::ranges::find_if(archs, [](const std::string& a) { return a != "scalar"; });
+  for (int t : threads)
+    if (t > 1 && best != archs.end()) configs.push_back({*best, t});
+  if (spec.with_scalar && std::ranges::find(archs, "scalar") != archs.end())
+    configs.push_back({"scalar", 1});
+  return configs;
+}
+
+// [SECTION] running a case ---------------------------------------------------------------------
+
+// A paged batch for attention cases: `queries` requests (decode) or one request with a
+// `queries`-token chunk (prefill), each with `context` keys in a pool of 16-slot blocks
+// handed out in shuffled order, as a pool looks after a while.
+struct AttentionSetup {
+  static constexpr int block_size = 16;
+  std::vector<float> q, out, k_cache, v_cache;
+  std::vector<int32_t> cu_seqlens_q{0}, context_lens, block_tables;
+  int max_blocks = 0, num_blocks = 0;
+  ck::AttentionShape shape;
+
+  explicit AttentionSetup(const Case& c) {
+    const bool decode = c.kind == "decode";
+    const int R = decode ? c.queries : 1, q_len = decode ? 1 : c.queries;
+    shape = {c.num_heads, c.num_kv_heads, c.head_dim, 1.f / std::sqrt(float(c.head_dim))};
+    max_blocks = (c.context + block_size - 1) / block_size;
+    num_blocks = R * max_blocks;
+    block_tables.resize(num_blocks);
+    std::iota(block_tables.begin(), block_tables.end(), 0);
+    std::shuffle(block_tables.begin(), block_tables.end(), std::mt19937(42));
+    for (int r = 0; r < R; ++r) {
+      cu_seqlens_q.push_back(cu_seqlens_q.back() + q_len);
+      context_lens.push_back(c.context);
+    }
+    const std::size_t pool = std::size_t(num_blocks) * block_size * c.num_kv_heads * c.head_dim;
+    k_cache.resize(pool);
+    v_cache.resize(pool);
+    fill(k_cache, 1);
+    fill(v_cache, 2);
+    q.resize(std::size_t(R) * q_len * c.num_heads * c.head_dim);
+    fill(q, 3);
+    out.resize(q.size());
+  }
+  void run() {
+    ck::attention_varlen_paged(q, {k_cache, v_cache, num_blocks, block_size},
+                               {cu_seqlens_q, context_lens, block_tables, max_blocks}, out, shape);
+  }
+};
+
+// Fills the work figures of a case: bytes that must be read, flops.
+void count_work(Case& c) {
+  if (c.kind == "decode") {
+    // Every request reads its whole K and V once; each of H heads does 2D flops for q.k and
+    // 2D for p*v per key.
+    c.bytes = 2.0 * c.queries * c.context * c.num_kv_heads * c.head_dim * sizeof(float);
+    c.flops = 4.0 * c.queries * c.num_heads * double(c.context) * c.head_dim;
+  } else if (c.kind == "prefill") {
+    // Token i of the chunk sees the cached prefix and tokens 0..i: only those pairs count.
+    const double prefix = c.context - c.queries;
+    const double pairs = c.queries * prefix + double(c.queries) * (c.queries + 1) / 2;
+    c.bytes = 2.0 * c.context * c.num_kv_heads * c.head_dim * sizeof(float);
+    c.flops = 4.0 * c.num_heads * c.head_dim * pairs;
+  } else {
+    c.bytes = (double(c.M) * c.K + double(c.K) * c.N) * sizeof(float);
+    c.flops = 2.0 * c.M * double(c.K) * c.N;
+  }
+}
+
+std::string describe(const Case& c) {
+  if (c.kind == "gemm") return std::format("{} M={} K={} N={}", c.label, c.M, c.K, c.N);
+  return std::format("q={} H={} Hkv={} D={} C={}", c.queries, c.num_heads, c.num_kv_heads,
+                     c.head_dim, c.context);
+}
+
+}  // namespace
+
+// [SECTION] run(), table, JSON -----------------------------------------------------------------
+
+Report run(const Options& options) {
+  const std::string saved_arch(ck::arch());
+  const int saved_threads = ck::num_threads();
+  std::vector<std::string> archs;
+  for (auto a : ck::available_archs()) archs.emplace_back(a);
+  if (!options.archs.empty()) {
+    for (const std::string& a : options.archs) ck::set_arch(a);  // throws for an unknown arch
+    std::erase_if(archs, [&](const std::string& a) { return std::ranges::find(options.archs, a) == options.archs.end(); });
+  }
+  for (int t : options.threads) ck::set_num_threads(t);  // throws for a bad count
+  ck::set_num_threads(1);
+
+  Report report;
+  // 256 MiB (128 with --quick): several times the 35.8 MiB L3 of the machine this was tuned on.
+  std::vector<float> buffer(std::size_t(options.quick ? 32 : 64) << 20);
+  fill(buffer, 7);
+  report.machine = measure_machine(buffer, options.quick);
+  const std::span<const float> flush(buffer.data(), std::min<std::size_t>(buffer.size(), 16 << 20));
+
+  const auto specs = make_specs(options.quick);
+  int total = 0, index = 0;
+  for (const Spec& s : specs) total += int(configs_for(s, archs, options.threads).size());
+  const Repeat attention_repeat = options.quick ? Repeat{1, 0.02} : Repeat{5, 0.1};
+  const Repeat compute_repeat = options.quick ? Repeat{1, 0.02} : Repeat{3, 0.2};
+
+  for (const Spec& spec : specs) {
+    std::unique_ptr<AttentionSetup> attention;
+    std::vector<float> x, w, y;
+    if (spec.shape.kind == "gemm") {
+      x.resize(std::size_t(spec.shape.M) * spec.shape.K);
+      w.resize(std::size_t(spec.shape.K) * spec.shape.N);
+      y.resize(std::size_t(spec.shape.M) * spec.shape.N);
+      fill(x, 4);
+      fill(w, 5);
+    } else {
+      attention = std::make_unique<AttentionSetup>(spec.shape);
+    }
+    for (const Config& config : configs_for(spec, archs, options.threads)) {
+      Case c = spec.shape;
+      c.arch = config.arch;
+      c.threads = config.threads;
+      count_work(c);
+      if (options.progress)
+        options.progress(++index, total, std::format("{} {} {}t {}", c.kind, c.arch, c.threads, describe(c)));
+      ck::set_arch(c.arch);
+      ck::set_num_threads(c.threads);
+      const bool scalar = c.arch == "scalar";
+      const Repeat repeat = scalar ? Repeat{1, 0} : c.kind == "decode" ? attention_repeat : compute_repeat;
+      if (c.kind == "gemm") {
+        c.seconds = median_seconds([&] { ck::matmul(x, w, y, c.M, c.K, c.N); }, [] {}, repeat);
+      } else if (c.kind == "decode") {
+        // Decode reads K/V that the previous step did not leave in the caches.
+        c.seconds = median_seconds([&] { attention->run(); },
+                                   [&] { volatile float s = ck::probe_stream_read(flush); (void)s; }, repeat);
+      } else {
+        c.seconds = median_seconds([&] { attention->run(); }, [] {}, repeat);
+      }
+      c.gbps = c.bytes / c.seconds / 1e9;
+      c.gflops = c.flops / c.seconds / 1e9;
+      c.ratio = c.kind == "decode" ? c.gbps / report.machine.read_gbps
+                                   : c.gflops / report.machine.fma_gflops;
+      report.cases.push_back(c);
+    }
+  }
+  ck::set_arch(saved_arch);
+  ck::set_num_threads(saved_threads);
+  return report;
+}
+
+std::string format_table(const Report& report) {
+  const Machine& m = report.machine;
+  std::string s = std::format(
+      "machine ({} , 1 thread): read {:.1f} GB/s over {:.0f} MiB, FMA peak {:.1f} GFLOP/s\n"
+      "ratio: decode to read bandwidth, prefill and gemm to FMA peak\n\n",
+      m.arch, m.read_gbps, m.read_buffer_mib, m.fma_gflops);
+  s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>8} {:>9} {:>6}\n", "kind", "arch", "thr",
+                   "shape", "ms", "GB/s", "GFLOP/s", "ratio");
+  for (const Case& c : report.cases)
+    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>8.1f} {:>9.1f} {:>6.2f}\n", c.kind,
+                     c.arch, c.threads, describe(c), c.seconds * 1e3, c.gbps, c.gflops, c.ratio);
+  return s;
+}
+
+std::string to_json(const Report& report) {
+  nlohmann::json j;
+  j["machine"] = {{"read_gbps", report.machine.read_gbps},
+                  {"fma_gflops", report.machine.fma_gflops},
+                  {"arch", report.machine.arch},
+                  {"read_buffer_mib", report.machine.read_buffer_mib}};
+  j["cases"] = nlohmann::json::array();
+  for (const Case& c : report.cases) {
+    nlohmann::json e = {{"kind", c.kind},       {"arch", c.arch},         {"threads", c.threads},
+                        {"head_dim", c.head_dim}, {"context", c.context}, {"gbps", c.gbps},
+                        {"gflops", c.gflops},   {"ratio", c.ratio},       {"seconds", c.seconds}};
+    if (c.kind == "gemm") {
+      e["label"] = c.label;
+      e["M"] = c.M, e["K"] = c.K, e["N"] = c.N;
+    } else {
+      e["queries"] = c.queries;
+      e["num_heads"] = c.num_heads;
+      e["num_kv_heads"] = c.num_kv_heads;
+    }
+    j["cases"].push_back(e);
+  }
+  return j.dump(2);
+}
+
+}  // namespace cblab::bench

@@ -1,0 +1,57 @@
+// cblab.bench — how fast the kernels are, measured against this machine's own limits.
+//
+// One run first measures the machine (single-thread streaming read bandwidth over a buffer
+// much larger than the caches; FMA peak with independent accumulator chains, on the best
+// arch), then times each case on each arch and thread count, and reports every figure as a
+// ratio to the limit that bounds it: decode attention to the read bandwidth (it must read the
+// whole K/V once per token), prefill attention and GEMM to the FMA peak (compute bound).
+module;
+#include <functional>
+#include <string>
+#include <vector>
+export module cblab.bench;
+
+export namespace cblab::bench {
+
+struct Options {
+  bool quick = false;              // fewer, shorter repetitions and a smaller read buffer
+  std::vector<std::string> archs;  // archs to time; empty = every runnable arch
+  std::vector<int> threads{1, 2};  // thread counts (the best arch only for counts > 1)
+  // Called before each case with "[i/n] what"; may be empty.
+  std::function<void(int index, int count, const std::string& what)> progress;
+};
+
+struct Machine {
+  double read_gbps = 0;   // single-thread streaming read, GB/s (1e9 bytes)
+  double fma_gflops = 0;  // single-thread FMA peak, GFLOP/s
+  std::string arch;       // the arch both were measured with (the best one)
+  double read_buffer_mib = 0;
+};
+
+struct Case {
+  std::string kind;  // "decode", "prefill", "gemm"
+  std::string arch;
+  int threads = 1;
+  // Shape: attention cases fill queries..context, GEMM cases M, K, N.
+  int queries = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0, context = 0;
+  int M = 0, K = 0, N = 0;
+  std::string label;  // e.g. "larger model MLP up"
+  double seconds = 0;  // median time of one call
+  double bytes = 0;    // bytes the kernel must read at least (decode: K and V)
+  double flops = 0;
+  double gbps = 0, gflops = 0;
+  double ratio = 0;  // to read_gbps (decode) or fma_gflops (prefill, gemm)
+};
+
+struct Report {
+  Machine machine;
+  std::vector<Case> cases;
+};
+
+// Throws std::invalid_argument for an arch that is not runnable or a thread count < 1.
+Report run(const Options& options);
+
+std::string format_table(const Report& report);  // the human-readable table
+std::string to_json(const Report& report);       // {"machine": {...}, "cases": [...]}
+
+}  // namespace cblab::bench

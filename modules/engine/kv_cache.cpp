@@ -1,0 +1,193 @@
+// kv_cache.cpp — the block pool, block tables, slot mapping and the two K/V storages.
+module;
+#include <algorithm>
+#include <cassert>
+#include <cstdint>
+#include <format>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+module cblab.engine;
+import cblab.kernels;
+
+namespace cblab {
+
+std::string_view to_string(KVCacheKind k) { return k == KVCacheKind::dense ? "dense" : "paged"; }
+
+// [BlockPool] ---------------------------------------------------------------------------------
+
+BlockPool::BlockPool(int num_blocks, int block_size)
+    : block_size_(block_size), ref_counts_(num_blocks, 0), owners_(num_blocks, -1) {
+  for (int32_t b = 0; b < num_blocks; ++b) free_list_.push_back(b);
+}
+
+std::optional<int32_t> BlockPool::allocate(int owner) {
+  if (free_list_.empty()) return std::nullopt;
+  const int32_t b = free_list_.front();
+  free_list_.pop_front();
+  assert(ref_counts_[b] == 0 && "a block on the free list must have no users");
+  ref_counts_[b] = 1;
+  owners_[b] = owner;
+  return b;
+}
+
+void BlockPool::retain(int32_t block) {
+  assert(ref_counts_[block] > 0 && "only a block in use can be shared");
+  ++ref_counts_[block];
+}
+
+bool BlockPool::release(int32_t block) {
+  assert(ref_counts_[block] > 0 && "released a block nobody holds (double free)");
+  if (--ref_counts_[block] > 0) return false;
+  owners_[block] = -1;
+  free_list_.push_back(block);
+  return true;
+}
+
+// [KVCache: bookkeeping] ----------------------------------------------------------------------
+
+KVCache::KVCache(const KVCacheConfig& config)
+    : config_(config), pool_(std::max(config.num_blocks, 0), std::max(config.block_size, 1)) {
+  if (config.num_blocks < 1)
+    throw ConfigError("engine.num_blocks", std::to_string(config.num_blocks), ">= 1");
+  if (config.block_size < 1)
+    throw ConfigError("engine.block_size", std::to_string(config.block_size), ">= 1");
+  if (config.num_layers < 1 || config.num_kv_heads < 1 || config.head_dim < 1)
+    throw ConfigError("kv_cache (layers, kv heads, head_dim)",
+                      std::format("({}, {}, {})", config.num_layers, config.num_kv_heads,
+                                  config.head_dim),
+                      "each >= 1");
+  if (config.kind == KVCacheKind::paged) {
+    const auto pool_floats = static_cast<std::size_t>(config.num_blocks) * config.block_size *
+                             row_size();
+    k_pool_.assign(config.num_layers, std::vector<float>(pool_floats, 0.f));
+    v_pool_.assign(config.num_layers, std::vector<float>(pool_floats, 0.f));
+  }
+}
+
+int KVCache::blocks_needed(int num_tokens) const {
+  return (num_tokens + config_.block_size - 1) / config_.block_size;
+}
+
+KVCache::PerRequest& KVCache::entry(int request) {
+  assert(request >= 0 && "request indices are >= 0");
+  if (request >= static_cast<int>(requests_.size())) requests_.resize(request + 1);
+  return requests_[request];
+}
+
+const KVCache::PerRequest* KVCache::find(int request) const {
+  if (request < 0 || request >= static_cast<int>(requests_.size())) return nullptr;
+  return &requests_[request];
+}
+
+bool KVCache::allocate_slots(int request, int num_new_tokens, std::vector<int32_t>* allocated) {
+  PerRequest& r = entry(request);
+  const int new_blocks = blocks_needed(r.num_tokens + num_new_tokens) -
+                         static_cast<int>(r.block_table.size());
+  if (new_blocks > pool_.num_free_blocks()) return false;  // no room: nothing changes
+  for (int i = 0; i < new_blocks; ++i) {
+    const int32_t b = *pool_.allocate(request);
+    r.block_table.push_back(b);
+    if (allocated) allocated->push_back(b);
+  }
+  r.num_tokens += num_new_tokens;
+  return true;
+}
+
+std::vector<int32_t> KVCache::free(int request) {
+  std::vector<int32_t> freed;
+  PerRequest& r = entry(request);
+  for (int32_t b : r.block_table)
+    if (pool_.release(b)) freed.push_back(b);
+  r = PerRequest{};
+  return freed;
+}
+
+int KVCache::num_tokens(int request) const {
+  const PerRequest* r = find(request);
+  return r ? r->num_tokens : 0;
+}
+
+int KVCache::num_blocks_held(int request) const {
+  const PerRequest* r = find(request);
+  return r ? static_cast<int>(r->block_table.size()) : 0;
+}
+
+std::span<const int32_t> KVCache::block_table(int request) const {
+  const PerRequest* r = find(request);
+  return r ? std::span<const int32_t>(r->block_table) : std::span<const int32_t>{};
+}
+
+int32_t KVCache::slot(int request, int position) const {
+  const PerRequest* r = find(request);
+  assert(r && position >= 0 && position < r->num_tokens && "slot of a token never allocated");
+  const int B = config_.block_size;
+  return r->block_table[position / B] * B + position % B;
+}
+
+std::vector<BlockSnapshot> KVCache::snapshot() const {
+  std::vector<BlockSnapshot> blocks(pool_.num_blocks());
+  for (int32_t b = 0; b < pool_.num_blocks(); ++b)
+    blocks[b] = {pool_.owner(b), 0, pool_.ref_count(b)};
+  for (const PerRequest& r : requests_)
+    for (std::size_t i = 0; i < r.block_table.size(); ++i) {
+      const int used = std::min(config_.block_size,
+                                r.num_tokens - static_cast<int>(i) * config_.block_size);
+      BlockSnapshot& s = blocks[r.block_table[i]];
+      s.used_slots = std::max(s.used_slots, used);
+    }
+  return blocks;
+}
+
+// [KVCache: storage] --------------------------------------------------------------------------
+
+void KVCache::write(int layer, int request, int position, std::span<const float> k_row,
+                    std::span<const float> v_row) {
+  const int row = row_size();
+  assert(static_cast<int>(k_row.size()) == row && static_cast<int>(v_row.size()) == row);
+  if (config_.kind == KVCacheKind::paged) {
+    const std::size_t at = static_cast<std::size_t>(slot(request, position)) * row;
+    std::copy(k_row.begin(), k_row.end(), k_pool_[layer].begin() + at);
+    std::copy(v_row.begin(), v_row.end(), v_pool_[layer].begin() + at);
+    return;
+  }
+  PerRequest& r = entry(request);
+  if (r.dense_k.empty()) {
+    r.dense_k.resize(config_.num_layers);
+    r.dense_v.resize(config_.num_layers);
+  }
+  std::vector<float>& k = r.dense_k[layer];
+  std::vector<float>& v = r.dense_v[layer];
+  assert(static_cast<int>(k.size()) == position * row && "the dense cache is append-only");
+  k.insert(k.end(), k_row.begin(), k_row.end());
+  v.insert(v.end(), v_row.begin(), v_row.end());
+}
+
+void KVCache::gather(int layer, int request, int context_len, std::span<float> k,
+                     std::span<float> v) const {
+  const int row = row_size();
+  assert(static_cast<int>(k.size()) >= context_len * row && k.size() == v.size());
+  for (int p = 0; p < context_len; ++p) {
+    const float* src_k;
+    const float* src_v;
+    if (config_.kind == KVCacheKind::paged) {
+      const std::size_t at = static_cast<std::size_t>(slot(request, p)) * row;
+      src_k = k_pool_[layer].data() + at;
+      src_v = v_pool_[layer].data() + at;
+    } else {
+      const PerRequest& r = requests_[request];
+      src_k = r.dense_k[layer].data() + static_cast<std::size_t>(p) * row;
+      src_v = r.dense_v[layer].data() + static_cast<std::size_t>(p) * row;
+    }
+    std::copy(src_k, src_k + row, k.begin() + static_cast<std::size_t>(p) * row);
+    std::copy(src_v, src_v + row, v.begin() + static_cast<std::size_t>(p) * row);
+  }
+}
+
+kernels::PagedKV KVCache::paged_view(int layer) const {
+  assert(config_.kind == KVCacheKind::paged && "a dense cache has no pool to view");
+  return {k_pool_[layer], v_pool_[layer], config_.num_blocks, config_.block_size};
+}
+
+}  // namespace cblab

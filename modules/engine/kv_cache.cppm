@@ -1,0 +1,121 @@
+// cblab.engine:kv_cache — where keys and values live between steps.
+//
+// Two parts, like vLLM's KV cache manager and its GPU tensors:
+//   BlockPool  the bookkeeping: NB blocks of B slots, a free list and a reference count per
+//              block. Allocation says "no room" (nullopt / false); it never throws for that.
+//   KVCache    one block table per request (logical block i of a request -> physical block id),
+//              the slot of every token (block_id * B + offset), and the K/V storage itself:
+//              "paged" keeps one pool per layer laid out (NB, B, Hkv, D) and read through block
+//              tables; "dense" keeps one append-only (C, Hkv, D) array per request and layer —
+//              the baseline the paged cache is tested against. Both kinds use the same block
+//              accounting, so a workload is scheduled identically with either.
+// Not here: prefix caching (blocks shared by ref count > 1 is supported by retain(), but no
+// hashing of block contents), swapping, eviction (issue 7).
+//
+// Shape letters: NB blocks in the pool, B block_size, Hkv key/value heads, D head_dim,
+// C context length of one request (tokens with K/V), L layers.
+module;
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+export module cblab.engine:kv_cache;
+import cblab.kernels;
+
+export namespace cblab {
+
+enum class KVCacheKind { dense, paged };
+std::string_view to_string(KVCacheKind k);
+
+// What one block holds, as a UI draws it. owner = -1 for a free block.
+struct BlockSnapshot {
+  int owner = -1;       // request index of the block's first owner
+  int used_slots = 0;   // 0..B slots holding a token's K/V
+  int ref_count = 0;    // requests sharing the block; 0 = on the free list
+};
+
+class BlockPool {
+ public:
+  BlockPool(int num_blocks, int block_size);
+
+  // Takes a block off the free list for `owner` (ref count 1), or nullopt when none is free.
+  std::optional<int32_t> allocate(int owner);
+  // One more request shares the block (prefix caching, issue 7).
+  void retain(int32_t block);
+  // One request lets go; at ref count 0 the block returns to the free list. True if freed.
+  bool release(int32_t block);
+
+  int num_blocks() const { return static_cast<int>(ref_counts_.size()); }
+  int block_size() const { return block_size_; }
+  int num_free_blocks() const { return static_cast<int>(free_list_.size()); }
+  int ref_count(int32_t block) const { return ref_counts_[block]; }
+  int owner(int32_t block) const { return owners_[block]; }
+
+ private:
+  int block_size_;
+  std::deque<int32_t> free_list_;  // allocate from the front, release to the back
+  std::vector<int> ref_counts_;    // (NB)
+  std::vector<int> owners_;        // (NB) -1 when free
+};
+
+struct KVCacheConfig {
+  KVCacheKind kind = KVCacheKind::paged;
+  int num_layers = 1;    // L
+  int num_kv_heads = 1;  // Hkv
+  int head_dim = 64;     // D
+  int num_blocks = 256;  // NB
+  int block_size = 16;   // B
+};
+
+class KVCache {
+ public:
+  explicit KVCache(const KVCacheConfig& config);
+
+  // [bookkeeping]
+  // Blocks needed to hold num_tokens tokens: ceil(num_tokens / B).
+  int blocks_needed(int num_tokens) const;
+  // Gives `request` slots for num_new_tokens more tokens, taking blocks from the pool as its
+  // table needs them. Returns false, changing nothing, when the pool has too few free blocks.
+  // Ids of the blocks taken are appended to *allocated when it is not null.
+  bool allocate_slots(int request, int num_new_tokens, std::vector<int32_t>* allocated = nullptr);
+  // Returns every block of `request` to the pool; the ids freed (ref count reached 0).
+  std::vector<int32_t> free(int request);
+
+  int num_tokens(int request) const;       // tokens given slots so far
+  int num_blocks_held(int request) const;  // length of its block table
+  std::span<const int32_t> block_table(int request) const;
+  // Where token `position` of `request` lives in the pool: block_table[p / B] * B + p % B.
+  int32_t slot(int request, int position) const;
+  std::vector<BlockSnapshot> snapshot() const;  // (NB)
+  const BlockPool& pool() const { return pool_; }
+  const KVCacheConfig& config() const { return config_; }
+
+  // [storage]
+  // Writes one token's K/V row. k_row, v_row: (Hkv, D)
+  void write(int layer, int request, int position, std::span<const float> k_row,
+             std::span<const float> v_row);
+  // Copies the first context_len tokens of `request` into contiguous k, v: (C, Hkv, D).
+  void gather(int layer, int request, int context_len, std::span<float> k,
+              std::span<float> v) const;
+  // The paged pool of one layer as the kernels read it (kind paged only).
+  kernels::PagedKV paged_view(int layer) const;
+
+ private:
+  struct PerRequest {
+    std::vector<int32_t> block_table;          // logical block -> physical block id
+    int num_tokens = 0;
+    std::vector<std::vector<float>> dense_k, dense_v;  // (L) x (C, Hkv, D), kind dense only
+  };
+  PerRequest& entry(int request);
+  const PerRequest* find(int request) const;
+  int row_size() const { return config_.num_kv_heads * config_.head_dim; }
+
+  KVCacheConfig config_;
+  BlockPool pool_;
+  std::vector<PerRequest> requests_;           // indexed by request index
+  std::vector<std::vector<float>> k_pool_, v_pool_;  // (L) x (NB, B, Hkv, D), kind paged only
+};
+
+}  // namespace cblab

@@ -1,0 +1,156 @@
+// llm_engine.cpp — Engine: request validation and the step loop.
+module;
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <format>
+#include <functional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+module cblab.engine;
+import cblab.kernels;
+
+namespace cblab {
+
+Engine::Engine(const ModelConfig& model, const EngineConfig& config)
+    : config_(config),
+      model_(model),
+      kv_(model_.kv_cache_config(config.kv_cache, config.num_blocks, config.block_size)),
+      scheduler_({config.max_tokens_per_step, config.prefill_chunk_size, config.max_running}) {}
+
+int Engine::add_request(RequestSpec spec) {
+  // Every check comes before any change: a rejected request leaves the engine as it was.
+  const int V = model_.config().vocab_size;
+  const std::string vocab = std::format("0..{} (model.vocab_size {})", V - 1, V);
+  if (spec.id.empty()) throw RequestError("id", "\"\"", "a non-empty string");
+  for (const Request& r : requests_)
+    if (r.spec.id == spec.id)
+      throw RequestError("id", std::format("\"{}\"", spec.id), "an id not used before");
+  if (spec.prompt_tokens.empty())
+    throw RequestError("prompt_tokens", "[] (empty)", "at least one token");
+  for (std::size_t i = 0; i < spec.prompt_tokens.size(); ++i)
+    if (spec.prompt_tokens[i] < 0 || spec.prompt_tokens[i] >= V)
+      throw RequestError(std::format("prompt_tokens[{}]", i),
+                         std::to_string(spec.prompt_tokens[i]), vocab);
+  for (std::size_t i = 0; i < spec.stop_tokens.size(); ++i)
+    if (spec.stop_tokens[i] < 0 || spec.stop_tokens[i] >= V)
+      throw RequestError(std::format("stop_tokens[{}]", i), std::to_string(spec.stop_tokens[i]),
+                         vocab);
+  if (spec.max_new_tokens < 0)
+    throw RequestError("max_new_tokens", std::to_string(spec.max_new_tokens), ">= 0");
+  if (spec.arrival_step < 0)
+    throw RequestError("arrival_step", std::to_string(spec.arrival_step), ">= 0");
+
+  Request r{.spec = std::move(spec)};
+  const int blocks = kv_.blocks_needed(r.max_kv_tokens());
+  if (blocks > config_.num_blocks)
+    throw RequestError(
+        "prompt_tokens + max_new_tokens",
+        std::format("{} + {} (needs {} blocks of {})", r.num_prompt_tokens(),
+                    r.spec.max_new_tokens, blocks, config_.block_size),
+        std::format("a request whose KV fits in engine.num_blocks ({} blocks = {} tokens)",
+                    config_.num_blocks, config_.num_blocks * config_.block_size));
+
+  const int index = static_cast<int>(requests_.size());
+  requests_.push_back(std::move(r));
+  scheduler_.add(index, requests_);
+  return index;
+}
+
+StepRecord Engine::step() {
+  StepRecord record{.step = step_, .budget = config_.max_tokens_per_step};
+
+  // 1. Schedule: every decoding request gets one token, prefill chunks fill the rest of the
+  //    token budget, and waiting requests are admitted while the KV cache has room.
+  Schedule work = scheduler_.schedule(step_, requests_, kv_);
+
+  // 2. Flatten the work into one ragged batch: no padding, one row per request.
+  Batch batch = build_batch(work, requests_, kv_);
+
+  // 3. One fused forward pass over every decode token and every prefill chunk; each token's
+  //    K/V are written into its slot, then attention reads the request's whole context.
+  if (!work.empty()) {
+    const auto start = std::chrono::steady_clock::now();
+    const ForwardOutput out = model_.forward(batch, kv_);
+    record.compute_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::steady_clock::now() - start).count();
+
+    // 4. Requests whose tokens are now all cached sample their next token (greedy).
+    sample_and_append(batch, out, record);
+  }
+
+  // 5. Finished requests leave the running set and give their blocks back.
+  finish_and_free(record);
+
+  record.decodes = std::move(work.decodes);
+  record.prefills = std::move(work.prefills);
+  record.admitted = std::move(work.admitted);
+  record.budget_used = work.num_tokens;
+  record.blocks_allocated = std::move(work.blocks_allocated);
+  record.batch = std::move(batch);
+  record.blocks = kv_.snapshot();
+  record.num_running = static_cast<int>(scheduler_.running().size());
+  record.num_waiting = static_cast<int>(scheduler_.waiting().size());
+  ++step_;
+  return record;
+}
+
+void Engine::sample_and_append(const Batch& batch, const ForwardOutput& out,
+                               StepRecord& record) {
+  const int V = model_.config().vocab_size;
+  for (int row = 0; row < batch.num_seqs(); ++row) {
+    const int i = batch.requests[row];
+    Request& r = requests_[i];
+    r.num_computed_tokens += batch.query_len(row);
+    if (r.num_computed_tokens < r.num_tokens()) continue;  // mid-prompt chunk: nothing to sample
+
+    if (r.spec.max_new_tokens == 0) {  // prefill only
+      r.state = RequestState::finished;
+      r.finish_reason = FinishReason::length;
+      continue;
+    }
+    const int32_t token = kernels::argmax(
+        std::span(out.logits).subspan(static_cast<std::size_t>(row) * V, V));
+    r.output_tokens.push_back(token);
+    record.sampled.push_back({i, token});
+    if (r.first_token_step < 0) r.first_token_step = step_;
+    r.state = RequestState::decoding;
+    if (std::ranges::find(r.spec.stop_tokens, token) != r.spec.stop_tokens.end()) {
+      r.state = RequestState::finished;
+      r.finish_reason = FinishReason::stop;
+    } else if (r.num_output_tokens() == r.spec.max_new_tokens) {
+      r.state = RequestState::finished;
+      r.finish_reason = FinishReason::length;
+    }
+  }
+}
+
+void Engine::finish_and_free(StepRecord& record) {
+  for (int i : scheduler_.running()) {
+    Request& r = requests_[i];
+    if (!r.is_finished()) continue;
+    r.finish_step = step_;
+    record.finished.push_back(i);
+    const auto freed = kv_.free(i);
+    record.blocks_freed.insert(record.blocks_freed.end(), freed.begin(), freed.end());
+  }
+  scheduler_.remove_finished(requests_);
+}
+
+int Engine::run(const std::function<void(const StepRecord&)>& on_step) {
+  const int first = step_;
+  while (has_unfinished()) {
+    const StepRecord record = step();
+    if (on_step) on_step(record);
+    // Admission guarantees progress: an idle step with nothing running and an arrived request
+    // waiting would mean that request can never be admitted.
+    if (record.budget_used == 0 && record.num_running == 0 && !scheduler_.waiting().empty() &&
+        requests_[scheduler_.waiting().front()].spec.arrival_step <= record.step)
+      throw std::logic_error("Engine::run: no progress possible (scheduler invariant broken)");
+  }
+  return step_ - first;
+}
+
+}  // namespace cblab

@@ -1,0 +1,144 @@
+// matmul.hpp — blocked GEMM y = x·w for the projections, a template on the xsimd arch.
+//
+// The classic recipe (GotoBLAS / BLIS), cut down to what a reader can follow:
+//  * a micro-kernel keeps an MR x (NR*W) block of y in registers and, for each k, loads NR
+//    vectors of w, broadcasts MR values of x and does MR*NR FMAs: every loaded value is used
+//    several times, so the FMA units, not the loads, set the pace;
+//  * w is copied ("packed") KC rows x NC columns at a time into panels of NR*W columns laid
+//    out k-major, so the micro-kernel reads it contiguously (w's own rows are N floats apart,
+//    which for large N would alias in the L1 cache) and the panel stays in L2;
+//  * y[m][n] still sums x[m][k] * w[k][n] for k = 0, 1, 2, ... in order, like the reference.
+// Few rows (decode: one token per request) make w's reads the whole cost; then a streaming
+// loop reads each row of w once and updates the few rows of y.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+#include <xsimd/xsimd.hpp>
+
+namespace cblab::kernels::simd {
+
+template <class Arch>
+struct Gemm {
+  using batch = xsimd::batch<float, Arch>;
+  static constexpr int W = int(batch::size);
+  // Registers: AVX-512 has 32, the others 16. MR*NR accumulators + NR loads + 1 broadcast.
+  static constexpr int MR = W >= 16 ? 8 : 4;
+  static constexpr int NR = 3;
+  static constexpr int PANEL = NR * W;      // columns per packed panel
+  static constexpr int KC = 256;            // rows of w per packed block
+  static constexpr int NC = PANEL * (W >= 16 ? 8 : 16);  // columns per packed block
+  static constexpr int STREAM_ROWS = 4;     // fewer rows than this: streaming path
+
+  // y[0..ROWS)[0..PANEL) (+)= a[0..ROWS)[0..kc) · panel[0..kc)[0..PANEL)
+  // a: row stride lda; panel: (kc, PANEL); c: row stride ldc.
+  template <int ROWS>
+  static void micro(const float* a, int lda, const float* panel, int kc, float* c, int ldc,
+                    bool accumulate) {
+    batch acc[ROWS][NR];
+    for (int r = 0; r < ROWS; ++r)
+      for (int j = 0; j < NR; ++j)
+        acc[r][j] = accumulate ? batch::load_unaligned(c + r * ldc + j * W) : batch(0.f);
+    for (int k = 0; k < kc; ++k) {
+      batch b[NR];
+      for (int j = 0; j < NR; ++j) b[j] = batch::load_aligned(panel + k * PANEL + j * W);
+      for (int r = 0; r < ROWS; ++r) {
+        const batch ar(a[r * lda + k]);
+        for (int j = 0; j < NR; ++j) acc[r][j] = xsimd::fma(ar, b[j], acc[r][j]);
+      }
+    }
+    for (int r = 0; r < ROWS; ++r)
+      for (int j = 0; j < NR; ++j) acc[r][j].store_unaligned(c + r * ldc + j * W);
+  }
+
+  template <int ROWS = MR>
+  static void micro_rows(int rows, const float* a, int lda, const float* panel, int kc, float* c,
+                         int ldc, bool accumulate) {
+    if constexpr (ROWS == 0) {
+      (void)rows, (void)a, (void)lda, (void)panel, (void)kc, (void)c, (void)ldc, (void)accumulate;
+    } else if (rows == ROWS) {
+      micro<ROWS>(a, lda, panel, kc, c, ldc, accumulate);
+    } else {
+      micro_rows<ROWS - 1>(rows, a, lda, panel, kc, c, ldc, accumulate);
+    }
+  }
+
+  // Copies w[k0 .. k0+kc)[n0 .. n0+nc) into panels of PANEL columns, zero-padded on the right.
+  static void pack(const float* w, int N, int k0, int kc, int n0, int nc, float* packed) {
+    for (int p = 0; p < nc; p += PANEL) {
+      const int width = std::min(PANEL, nc - p);
+      float* dst = packed + std::size_t(p) * kc;
+      for (int k = 0; k < kc; ++k) {
+        const float* src = w + std::size_t(k0 + k) * N + n0 + p;
+        float* d = dst + std::size_t(k) * PANEL;
+        if (width == PANEL) {
+          for (int j = 0; j < NR; ++j) batch::load_unaligned(src + j * W).store_aligned(d + j * W);
+        } else {
+          std::fill(std::copy(src, src + width, d), d + PANEL, 0.f);
+        }
+      }
+    }
+  }
+
+  // Few rows: for each k, y[m][n0..] += x[m][k] * w[k][n0..], w read once, row by row.
+  static void stream_rows(const float* x, const float* w, float* y, int m_begin, int m_end,
+                          int K, int N) {
+    constexpr int NB = 1024;  // columns of y kept hot in L1/L2 while all of k goes by
+    for (int m = m_begin; m < m_end; ++m) std::fill(y + std::size_t(m) * N, y + std::size_t(m + 1) * N, 0.f);
+    for (int n0 = 0; n0 < N; n0 += NB) {
+      const int n1 = std::min(N, n0 + NB);
+      for (int k = 0; k < K; ++k) {
+        const float* wr = w + std::size_t(k) * N;
+        for (int m = m_begin; m < m_end; ++m) {
+          const float a = x[std::size_t(m) * K + k];
+          const batch va(a);
+          float* yr = y + std::size_t(m) * N;
+          int n = n0;
+          for (; n + W <= n1; n += W)
+            xsimd::fma(va, batch::load_unaligned(wr + n), batch::load_unaligned(yr + n)).store_unaligned(yr + n);
+          for (; n < n1; ++n) yr[n] += a * wr[n];
+        }
+      }
+    }
+  }
+
+  static void rows(const float* x, const float* w, float* y, int m_begin, int m_end, int K, int N) {
+    if (m_end <= m_begin || N == 0) return;
+    if (m_end - m_begin < STREAM_ROWS || K == 0) return stream_rows(x, w, y, m_begin, m_end, K, N);
+    thread_local std::vector<float, xsimd::aligned_allocator<float, 64>> packed, edge;
+    packed.resize(std::size_t(KC) * NC);
+    edge.resize(std::size_t(MR) * PANEL);
+    for (int n0 = 0; n0 < N; n0 += NC) {
+      const int nc = std::min(NC, N - n0);
+      for (int k0 = 0; k0 < K; k0 += KC) {
+        const int kc = std::min(KC, K - k0);
+        pack(w, N, k0, kc, n0, nc, packed.data());
+        for (int m = m_begin; m < m_end; m += MR) {
+          const int mr = std::min(MR, m_end - m);
+          const float* a = x + std::size_t(m) * K + k0;
+          for (int p = 0; p < nc; p += PANEL) {
+            const float* panel = packed.data() + std::size_t(p) * kc;
+            float* c = y + std::size_t(m) * N + n0 + p;
+            const int width = std::min(PANEL, nc - p);
+            if (width == PANEL) {
+              micro_rows(mr, a, K, panel, kc, c, N, k0 > 0);
+            } else {  // the right edge: through a full-width scratch block
+              for (int r = 0; r < mr; ++r)
+                std::copy(c + std::size_t(r) * N, c + std::size_t(r) * N + width, &edge[r * PANEL]);
+              micro_rows(mr, a, K, panel, kc, edge.data(), PANEL, k0 > 0);
+              for (int r = 0; r < mr; ++r)
+                std::copy(&edge[r * PANEL], &edge[r * PANEL] + width, c + std::size_t(r) * N);
+            }
+          }
+        }
+      }
+    }
+  }
+};
+
+template <class Arch>
+void matmul_rows(const float* x, const float* w, float* y, int m_begin, int m_end, int K, int N) {
+  Gemm<Arch>::rows(x, w, y, m_begin, m_end, K, N);
+}
+
+}  // namespace cblab::kernels::simd

@@ -1,0 +1,46 @@
+// probes.hpp — two tiny loops that measure the machine rather than compute anything useful:
+// the limits the benchmark compares every kernel with.
+#pragma once
+#include <cstddef>
+#include <xsimd/xsimd.hpp>
+
+namespace cblab::kernels::simd {
+
+// Streams through data once: sum of all floats. 8 independent accumulators so the adds never
+// wait on each other and the loads (the thing measured) set the pace.
+template <class Arch>
+float stream_read(const float* data, std::size_t n) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t W = batch::size;
+  batch acc[8];
+  for (batch& a : acc) a = batch(0.f);
+  std::size_t i = 0;
+  for (; i + 8 * W <= n; i += 8 * W)
+    for (std::size_t c = 0; c < 8; ++c) acc[c] += batch::load_unaligned(data + i + c * W);
+  batch total(0.f);
+  for (const batch& a : acc) total += a;
+  float sum = xsimd::reduce_add(total);
+  for (; i < n; ++i) sum += data[i];
+  return sum;
+}
+
+// iterations x FMA_CHAINS fused multiply-adds on W lanes: 2 * W * FMA_CHAINS * iterations
+// flops. The chains are independent, so several FMAs are in flight at once: with a latency of
+// 4 cycles and 2 FMA units, at least 8 chains keep the units busy; 12 leaves room.
+inline constexpr int FMA_CHAINS = 12;
+
+template <class Arch>
+float fma_chains(long long iterations, float seed) {
+  using batch = xsimd::batch<float, Arch>;
+  batch acc[FMA_CHAINS];
+  for (int c = 0; c < FMA_CHAINS; ++c) acc[c] = batch(seed + 0.001f * c);
+  const batch mul(0.9999999f), add(1e-7f);  // stays near seed: no overflow, no denormals
+  for (long long it = 0; it < iterations; ++it)
+    for (int c = 0; c < FMA_CHAINS; ++c) acc[c] = xsimd::fma(acc[c], mul, add);
+  batch total(0.f);
+  for (const batch& a : acc) total += a;
+  return xsimd::reduce_add(total);
+}
+
+
+}  // namespace cblab::kernels::simd

@@ -1,0 +1,150 @@
+// session.cpp — running the engine and deriving, once per step, what the panels draw.
+module;
+#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+module cblab.ui;
+import cblab;
+
+namespace cblab::ui {
+
+Session::Session(std::size_t max_history)
+    : engine_(std::make_unique<Engine>(make_engine(workload_))), max_history_(max_history) {}
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Session::~Session() = default;
+
+void Session::load(const Workload& workload) {
+  // Build the new engine first: if it throws, nothing here has changed.
+  auto engine = std::make_unique<Engine>(make_engine(workload));
+  workload_ = workload;
+  engine_ = std::move(engine);
+  history_.clear();
+  tables_.assign(workload_.requests.size(), {});
+  admitted_at_.assign(workload_.requests.size(), -1);
+  total_compute_us_ = 0;
+}
+
+void Session::restart() { load(Workload(workload_)); }
+
+int Session::add_request(RequestSpec spec) {
+  spec.arrival_step = std::max(spec.arrival_step, num_steps());
+  const int index = engine_->add_request(spec);  // throws before any change
+  workload_.requests.push_back(std::move(spec));
+  tables_.emplace_back();
+  admitted_at_.push_back(-1);
+  return index;
+}
+
+void Session::set_max_history(std::size_t n) {
+  max_history_ = std::max<std::size_t>(n, 1);
+  while (history_.size() > max_history_) history_.pop_front();
+}
+
+bool Session::step() {
+  if (is_done()) return false;
+  record(engine_->step());
+  return true;
+}
+
+void Session::record(StepRecord&& rec) {
+  const int R = static_cast<int>(engine_->requests().size());
+  const int s = rec.step;
+  for (int r : rec.admitted) admitted_at_[r] = s;
+  for (std::int32_t b : rec.blocks_allocated) {
+    const int owner = rec.blocks[b].owner;
+    // A block taken and freed in the same step shows owner -1 after it; the batch still
+    // names its request, so look there.
+    int request = owner;
+    if (request < 0)
+      for (int row = 0; row < rec.batch.num_seqs(); ++row)
+        for (int i = 0; i < rec.batch.max_blocks_per_seq; ++i)
+          if (rec.batch.block_tables[row * rec.batch.max_blocks_per_seq + i] == b)
+            request = rec.batch.requests[row];
+    if (request < 0) continue;
+    tables_[request].blocks.push_back(b);
+    tables_[request].taken_at.push_back(s);
+  }
+  for (int r : rec.finished) tables_[r].freed_at = s;
+
+  StepView view;
+  view.log_line = format_step(rec);
+  view.cells.resize(R);
+  // Called right after the engine's step, so the engine's totals are the after-step values.
+  view.computed.resize(R);
+  view.generated.resize(R);
+  for (int r = 0; r < R; ++r) {
+    view.computed[r] = engine_->requests()[r].num_computed_tokens;
+    view.generated[r] = engine_->requests()[r].num_output_tokens();
+  }
+
+  const auto& requests = engine_->requests();
+  for (int r = 0; r < R; ++r) {
+    Cell& c = view.cells[r];
+    const Request& q = requests[r];
+    if (q.finish_step >= 0 && q.finish_step < s) c.activity = Activity::done;
+    else if (admitted_at_[r] >= 0 && admitted_at_[r] <= s) c.activity = Activity::stalled;
+    else if (q.spec.arrival_step <= s) c.activity = Activity::waiting;
+  }
+  for (int r : rec.decodes) view.cells[r] = {Activity::decode, false, 1};
+  for (const PrefillChunk& p : rec.prefills) view.cells[p.request] = {Activity::prefill, false, p.len};
+  for (int r : rec.finished) view.cells[r].finished_here = true;
+  view.num_blocks_used = static_cast<int>(
+      std::ranges::count_if(rec.blocks, [](const BlockSnapshot& b) { return b.ref_count > 0; }));
+  view.num_sampled = static_cast<int>(rec.sampled.size());
+  total_compute_us_ += rec.compute_us;
+  view.record = std::move(rec);
+
+  history_.push_back(std::move(view));
+  while (history_.size() > max_history_) history_.pop_front();
+}
+
+const StepView* Session::at(int step) const {
+  const int i = step - first_kept_step();
+  if (step < 0 || i < 0 || i >= static_cast<int>(history_.size())) return nullptr;
+  return &history_[i];
+}
+
+std::vector<std::int32_t> Session::block_table_at(int request, int step) const {
+  std::vector<std::int32_t> out;
+  if (request < 0 || request >= static_cast<int>(tables_.size())) return out;
+  const BlockTableHistory& t = tables_[request];
+  if (t.freed_at >= 0 && t.freed_at <= step) return out;
+  for (std::size_t i = 0; i < t.blocks.size(); ++i)
+    if (t.taken_at[i] <= step) out.push_back(t.blocks[i]);
+  return out;
+}
+
+std::string workload_json(const Workload& w, int indent) {
+  using nlohmann::json;
+  const ModelConfig& m = w.model;
+  json model = {{"vocab_size", m.vocab_size}, {"d_model", m.d_model}, {"n_layers", m.n_layers},
+                {"n_heads", m.n_heads}, {"n_kv_heads", m.n_kv_heads}, {"head_dim", m.head_dim},
+                {"mlp_dim", m.mlp_dim}, {"rope_theta", m.rope_theta}, {"seed", m.seed}};
+  const EngineConfig& e = w.engine;
+  json engine = {{"max_tokens_per_step", e.max_tokens_per_step},
+                 {"prefill_chunk_size", e.prefill_chunk_size},
+                 {"kv_cache", std::string(to_string(e.kv_cache))},
+                 {"block_size", e.block_size}, {"num_blocks", e.num_blocks},
+                 {"max_running", e.max_running}};
+  json requests = json::array();
+  for (const RequestSpec& r : w.requests) {
+    json o = {{"id", r.id}};
+    const bool printable = std::ranges::all_of(
+        r.prompt_tokens, [](std::int32_t t) { return t >= 0x20 && t < 0x7f; });
+    if (printable) o["prompt"] = std::string(r.prompt_tokens.begin(), r.prompt_tokens.end());
+    else o["prompt_tokens"] = r.prompt_tokens;
+    o["max_new_tokens"] = r.max_new_tokens;
+    if (!r.stop_tokens.empty()) o["stop_tokens"] = r.stop_tokens;
+    if (r.arrival_step != 0) o["arrival_step"] = r.arrival_step;
+    requests.push_back(std::move(o));
+  }
+  return json{{"model", model}, {"engine", engine}, {"requests", requests}}.dump(indent);
+}
+
+}  // namespace cblab::ui
