@@ -3,9 +3,11 @@
 #   1. native   (clang-19 + libc++, Release): Catch2 through ctest
 #   2. wasm     (Emscripten, simd128): the same Catch2 sources under Node through ctest
 #   3. browser  (the page in headless Chromium, driven by playwright-core)
-#   4. native-debug (AddressSanitizer + UndefinedBehaviorSanitizer): the native tests again
+#   4. docs     every runnable command, path and name in docs/ (tools/check-docs.mjs)
+#   5. native-debug (AddressSanitizer + UndefinedBehaviorSanitizer): the native tests again,
+#               and the fuzzer over the engine's invariants for a bounded time
 # Each stage prints its runner's own summary; the last line totals them all.
-# Usage: tools/test.sh [native|wasm|browser|native-debug ...]   (default: all four)
+# Usage: tools/test.sh [native|wasm|browser|docs|native-debug ...]   (default: all five)
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -14,7 +16,7 @@ JOBS=${CBLAB_JOBS:-$(nproc)}
 "$ROOT/tools/setup.sh" || exit 1
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(native wasm browser native-debug)
+[ ${#stages[@]} -gt 0 ] || stages=(native docs wasm browser native-debug)
 
 total_pass=0 total_fail=0 failed_stages=()
 log_dir="$ROOT/build/test-logs"; mkdir -p "$log_dir"
@@ -64,13 +66,32 @@ browser_stage() {
   timer_end browser
 }
 
+docs_stage() {
+  banner "docs: node tools/check-docs.mjs (commands run against build/native)"
+  timer_start
+  if [ ! -x build/native/native/cblab ]; then
+    echo "docs: build/native is not built; run the native stage first"
+    failed_stages+=("docs"); total_fail=$((total_fail + 1)); timer_end docs; return
+  fi
+  node tools/check-docs.mjs > "$log_dir/docs.log" 2>&1
+  local rc=$?
+  grep -vE '^ok ' "$log_dir/docs.log"
+  local line; line=$(grep -E '^docs: [0-9]+ passed, [0-9]+ failed' "$log_dir/docs.log" | tail -n1)
+  local n_pass n_fail
+  n_pass=$(sed -E 's/docs: ([0-9]+) passed.*/\1/' <<<"$line"); n_fail=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  total_pass=$((total_pass + ${n_pass:-0})); total_fail=$((total_fail + ${n_fail:-1}))
+  [ "$rc" = 0 ] || failed_stages+=("docs")
+  timer_end docs
+}
+
 for s in "${stages[@]}"; do
   case "$s" in
     native) ctest_stage native native ;;
     wasm) ctest_stage wasm wasm ;;
     browser) browser_stage ;;
+    docs) docs_stage ;;
     native-debug) ctest_stage native-debug native-debug ;;
-    *) echo "test.sh: unknown stage '$s'; stages: native wasm browser native-debug"; exit 2 ;;
+    *) echo "test.sh: unknown stage '$s'; stages: native docs wasm browser native-debug"; exit 2 ;;
   esac
 done
 

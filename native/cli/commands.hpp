@@ -14,4 +14,5 @@ struct UsageError : std::runtime_error {
 void register_info(CLI::App& app);   // info.cpp: version and SIMD arch
 void register_run(CLI::App& app);    // run.cpp: run a workload file, write the result file
 void register_bench(CLI::App& app);  // bench.cpp: kernel benchmark against the machine's limits
+void register_demo(CLI::App& app);   // demo.cpp: the lab's demos
 }  // namespace cli

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   cli::register_info(app);
   cli::register_run(app);
   cli::register_bench(app);
+  cli::register_demo(app);
 
   try {
     app.parse(argc, argv);
