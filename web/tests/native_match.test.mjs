@@ -45,6 +45,16 @@ test('a workload imported through the UI runs to the tokens of the native cblab 
     // The page saw every step: the history holds them all and the last log line is the CLI's.
     assert.equal(s.first_kept_step, 0);
     assert.match(s.selected.log_line, new RegExp(`^\\[step ${expected.num_steps - 1}\\] `));
+
+    // "Export file" saves the workload in the same format; loaded again it runs the same.
+    const download = page.waitForEvent('download');
+    await clickWidget(page, 'Export');
+    const exported = fs.readFileSync(await (await download).path(), 'utf8');
+    const original = JSON.parse(workload), copy = JSON.parse(exported);
+    assert.deepEqual(copy.engine, original.engine);
+    assert.deepEqual(copy.requests.map((r) => r.id), original.requests.map((r) => r.id));
+    assert.equal((await act(page, 'load_workload', { json: exported })).ok, true);
+    compare((await act(page, 'run', {})).state, 'scalar, exported and reloaded');
   } finally {
     await close();
   }

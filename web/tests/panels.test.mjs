@@ -66,3 +66,38 @@ test('step, step back, select a step on the timeline, hover a block and the mask
     await close();
   }
 });
+
+test('the keyboard steps, Run plays until done, and a history cap drops the oldest steps', async () => {
+  const { page, close } = await openPage();
+  try {
+    assert.equal((await act(page, 'load_workload', { json: workload })).ok, true);
+    await page.locator('#canvas').focus();
+    await page.keyboard.press('ArrowRight');
+    await waitForState(page, 'window.cblab.state().step === 0');
+    await page.keyboard.press('ArrowRight');
+    await waitForState(page, 'window.cblab.state().step === 1');
+    await page.keyboard.press('ArrowLeft');
+    let s = await waitForState(page, 'window.cblab.state().step === 0');
+    assert.equal(s.num_steps, 2);
+
+    // Run (the button) plays at the chosen speed until every request has finished.
+    await act(page, 'set_speed', { steps_per_second: 60 });
+    await clickWidget(page, 'Run');
+    s = await waitForState(page, 'window.cblab.state().done && !window.cblab.state().playing');
+    assert.equal(s.step, s.num_steps - 1, 'the selection followed the head');
+
+    // Keep only 5 steps: the oldest are dropped and the page says so.
+    const r = await act(page, 'set_config', { max_history: 5 });
+    assert.equal(r.ok, true, r.error);
+    s = (await act(page, 'run', {})).state;
+    assert.equal(s.first_kept_step, s.num_steps - 5);
+    assert.equal(s.dropped_steps, s.num_steps - 5);
+    const old = await act(page, 'select_step', { step: 0 });
+    assert.match(old.error, new RegExp(`step = 0: allowed an integer in ${s.num_steps - 5}\\.\\.${s.num_steps - 1}`));
+    // Step back stops at the oldest kept step.
+    await act(page, 'select_step', { step: s.first_kept_step });
+    assert.match((await act(page, 'step_back', {})).error, /oldest kept step/);
+  } finally {
+    await close();
+  }
+});

@@ -127,6 +127,17 @@ void App::draw() {
   log_.draw(session_, view_);
   relayout_ = false;
 
+  // Keyboard: the same commands as the Controls buttons (not while typing into a text field).
+  if (!ImGui::GetIO().WantTextInput) {
+    if (ImGui::IsKeyPressed(ImGuiKey_RightArrow)) view_.push("step");
+    if (ImGui::IsKeyPressed(ImGuiKey_LeftArrow, false) && view_.selected_step > session_.first_kept_step())
+      view_.push("step_back");
+    if (ImGui::IsKeyPressed(ImGuiKey_Space, false)) view_.push("play", {{"on", !view_.playing}});
+    if (ImGui::IsKeyPressed(ImGuiKey_Home, false) && session_.num_steps() > 0)
+      view_.push("select_step", {{"step", session_.first_kept_step()}});
+    if (ImGui::IsKeyPressed(ImGuiKey_End, false) && session_.num_steps() > 0)
+      view_.push("select_step", {{"step", session_.num_steps() - 1}});
+  }
   run_commands();
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   draw_ms_ = frames_ == 1 ? ms : 0.9 * draw_ms_ + 0.1 * ms;

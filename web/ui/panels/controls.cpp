@@ -49,6 +49,7 @@ void ControlsPanel::draw(const Session& session, View& view) {
   ImGui::SameLine();
   if (ImGui::Button("Reset")) view.push("reset");
   view.remember("Reset");
+  ImGui::TextDisabled("keys: Right step, Left back, Space run, Home/End");
   ImGui::SetNextItemWidth(160);
   ImGui::SliderFloat("steps/s", &view.steps_per_second, 0.5f, 240.f, "%.1f",
                      ImGuiSliderFlags_Logarithmic);

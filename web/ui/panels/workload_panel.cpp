@@ -51,6 +51,7 @@ void WorkloadPanel::draw(const Session& session, View& view) {
   view.remember("Import");
   ImGui::SameLine();
   if (ImGui::Button("Export file")) view.push("export_file");
+  view.remember("Export");
   ImGui::SameLine();
   if (ImGui::Button("Load pasted")) view.push("load_workload", {{"json", std::string(paste)}});
   view.remember("Load pasted");
