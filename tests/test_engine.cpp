@@ -2,6 +2,7 @@
 // which other requests share the batch; request lifecycle; bad input leaves it unchanged.
 #include <catch_amalgamated.hpp>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -187,4 +188,27 @@ TEST_CASE("bad engine configurations are config errors naming the field", "[engi
   rejects({.block_size = 0}, "engine.block_size = 0");
   rejects({.num_blocks = 0}, "engine.num_blocks = 0: allowed >= 1");
   rejects({.max_running = -3}, "engine.max_running = -3");
+}
+
+TEST_CASE("every component prints itself", "[engine]") {
+  static_assert(std::is_base_of_v<std::invalid_argument, cblab::ConfigError>);
+  cblab::Engine engine(kModel, {.max_tokens_per_step = 8, .prefill_chunk_size = 4,
+                                .block_size = 4, .num_blocks = 8});
+  engine.add_request({.id = "a", .prompt_tokens = text("abcdef"), .max_new_tokens = 2});
+  engine.add_request({.id = "b", .prompt_tokens = text("xyz"), .max_new_tokens = 1});
+  const auto s = engine.step();
+  const std::string requests = cblab::format_requests(engine.requests());
+  INFO(requests);
+  CHECK(requests.starts_with("#0 a prefilling prompt=6 computed=4 output=0/2\n"
+                             "#1 b finished prompt=3 computed=3 output=1/1 finish=length@0 tokens=["));
+  const std::vector<int> rows{0, 1};
+  CHECK(cblab::format_block_tables(engine.kv_cache(), rows) ==
+        "#0: 4 tokens, blocks [0]\n#1: 0 tokens, blocks []\n");
+  const std::string pool = cblab::format_block_pool(s.blocks, 4);
+  INFO(pool);
+  CHECK(pool.starts_with("block pool: 1/8 blocks in use, 4 slots each\n   0:#0 4/4"));
+  const std::string batch = cblab::format_batch(s.batch);
+  INFO(batch);
+  CHECK(batch.find("slot_mapping  [0 1 2 3 4 5 6]") != std::string::npos);
+  CHECK(batch.find("cu_seqlens_q  [0 4 7]") != std::string::npos);
 }
