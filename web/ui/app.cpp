@@ -76,7 +76,8 @@ void App::tick(float dt_seconds) {
     step_debt_ = 0.f;
     return;
   }
-  step_debt_ = std::min(step_debt_ + dt_seconds * view_.steps_per_second, 64.f);
+  // At most 8 steps per frame: a slow frame does not snowball into a long one.
+  step_debt_ = std::min(step_debt_ + dt_seconds * view_.steps_per_second, 8.f);
   while (step_debt_ >= 1.f && view_.playing) {
     step_debt_ -= 1.f;
     try {
