@@ -2,12 +2,15 @@
 module;
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <format>
 #include <functional>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 module cblab.engine;
 import cblab.kernels;
@@ -18,7 +21,10 @@ Engine::Engine(const ModelConfig& model, const EngineConfig& config)
     : config_(config),
       model_(model),
       kv_(model_.kv_cache_config(config.kv_cache, config.num_blocks, config.block_size)),
-      scheduler_({config.max_tokens_per_step, config.prefill_chunk_size, config.max_running}) {}
+      scheduler_({config.max_tokens_per_step, config.prefill_chunk_size, config.max_running,
+                  config.policy, config.reserve_full_kv}) {
+  metrics_.num_blocks = config.num_blocks;
+}
 
 int Engine::add_request(RequestSpec spec) {
   // Every check comes before any change: a rejected request leaves the engine as it was.
@@ -42,6 +48,12 @@ int Engine::add_request(RequestSpec spec) {
     throw RequestError("max_new_tokens", std::to_string(spec.max_new_tokens), ">= 0");
   if (spec.arrival_step < 0)
     throw RequestError("arrival_step", std::to_string(spec.arrival_step), ">= 0");
+  const SamplingParams& sp = spec.sampling;
+  if (!(std::isfinite(sp.temperature) && sp.temperature >= 0))
+    throw RequestError("temperature", std::format("{}", sp.temperature), ">= 0 (0 = greedy)");
+  if (sp.top_k < 0) throw RequestError("top_k", std::to_string(sp.top_k), ">= 0 (0 = all tokens)");
+  if (!(sp.top_p > 0 && sp.top_p <= 1))
+    throw RequestError("top_p", std::format("{}", sp.top_p), "0 < top_p <= 1 (1 = all tokens)");
 
   Request r{.spec = std::move(spec)};
   const int blocks = kv_.blocks_needed(r.max_kv_tokens());
@@ -54,17 +66,43 @@ int Engine::add_request(RequestSpec spec) {
                     config_.num_blocks, config_.num_blocks * config_.block_size));
 
   const int index = static_cast<int>(requests_.size());
+  r.arrived_step = std::max(r.spec.arrival_step, step_);
   requests_.push_back(std::move(r));
   scheduler_.add(index, requests_);
   return index;
 }
 
+bool Engine::abort(std::string_view id) {
+  const auto it = std::ranges::find_if(requests_, [&](const Request& r) { return r.spec.id == id; });
+  if (it == requests_.end())
+    throw RequestError("id", std::format("\"{}\"", id), "the id of a request added before");
+  Request& r = *it;
+  if (r.is_finished()) return false;
+  const int i = static_cast<int>(it - requests_.begin());
+  scheduler_.remove(i);
+  const auto freed = kv_.free(i);  // nothing for a waiting or preempted request
+  aborted_blocks_.insert(aborted_blocks_.end(), freed.begin(), freed.end());
+  aborted_.push_back(i);
+  r.state = RequestState::finished;
+  r.finish_reason = FinishReason::abort;
+  r.finish_step = step_;  // reported by the next step's record
+  r.finish_us = clock_us_;
+  ++metrics_.num_aborted;
+  return true;
+}
+
 StepRecord Engine::step() {
+  const auto step_start = std::chrono::steady_clock::now();
   StepRecord record{.step = step_, .budget = config_.max_tokens_per_step};
+  record.aborted = std::exchange(aborted_, {});
+  record.blocks_freed = std::exchange(aborted_blocks_, {});
+  note_arrivals();
 
   // 1. Schedule: every decoding request gets one token, prefill chunks fill the rest of the
-  //    token budget, and waiting requests are admitted while the KV cache has room.
+  //    token budget, and waiting requests are admitted while the KV cache has room. A running
+  //    request that finds no free block preempts another (or itself): control flow.
   Schedule work = scheduler_.schedule(step_, requests_, kv_);
+  record.num_blocks_used_peak = kv_.pool().num_blocks() - kv_.pool().num_free_blocks();
 
   // 2. Flatten the work into one ragged batch: no padding, one row per request.
   Batch batch = build_batch(work, requests_, kv_);
@@ -77,7 +115,7 @@ StepRecord Engine::step() {
     record.compute_us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start).count();
 
-    // 4. Requests whose tokens are now all cached sample their next token (greedy).
+    // 4. Requests whose tokens are now all cached sample their next token.
     sample_and_append(batch, out, record);
   }
 
@@ -89,12 +127,46 @@ StepRecord Engine::step() {
   record.admitted = std::move(work.admitted);
   record.budget_used = work.num_tokens;
   record.blocks_allocated = std::move(work.blocks_allocated);
+  record.blocks_freed.insert(record.blocks_freed.begin(), work.blocks_freed.begin(),
+                             work.blocks_freed.end());
+  record.preempted = std::move(work.preempted);
   record.batch = std::move(batch);
   record.blocks = kv_.snapshot();
   record.num_running = static_cast<int>(scheduler_.running().size());
   record.num_waiting = static_cast<int>(scheduler_.waiting().size());
+  record.step_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::steady_clock::now() - step_start).count();
+  note_times(record);
   ++step_;
   return record;
+}
+
+void Engine::note_arrivals() {
+  for (int i : scheduler_.waiting()) {
+    Request& r = requests_[i];
+    if (r.arrival_us < 0 && r.arrived_step <= step_) r.arrival_us = clock_us_;
+  }
+}
+
+void Engine::note_times(StepRecord& record) {
+  clock_us_ += record.step_us;
+  record.clock_us = clock_us_;
+  for (const SampledToken& t : record.sampled) {
+    Request& r = requests_[t.request];
+    if (r.first_token_us < 0) r.first_token_us = clock_us_;
+  }
+  for (int i : record.finished) requests_[i].finish_us = clock_us_;
+
+  metrics_.busy_us = clock_us_;
+  metrics_.num_computed_tokens += record.budget_used;
+  metrics_.num_output_tokens += static_cast<int>(record.sampled.size());
+  metrics_.max_blocks_used = std::max(metrics_.max_blocks_used, record.num_blocks_used_peak);
+  for (const Preemption& p : record.preempted) {
+    ++metrics_.num_preemptions;
+    ++(p.reason == PreemptionReason::decode_needs_block ? metrics_.num_preemptions_decode
+                                                        : metrics_.num_preemptions_prefill);
+    metrics_.num_tokens_lost += p.num_tokens_lost;
+  }
 }
 
 void Engine::sample_and_append(const Batch& batch, const ForwardOutput& out,
@@ -111,8 +183,9 @@ void Engine::sample_and_append(const Batch& batch, const ForwardOutput& out,
       r.finish_reason = FinishReason::length;
       continue;
     }
-    const int32_t token = kernels::argmax(
-        std::span(out.logits).subspan(static_cast<std::size_t>(row) * V, V));
+    const int32_t token =
+        sample(std::span(out.logits).subspan(static_cast<std::size_t>(row) * V, V),
+               r.spec.sampling, r.num_output_tokens());
     r.output_tokens.push_back(token);
     record.sampled.push_back({i, token});
     if (r.first_token_step < 0) r.first_token_step = step_;
@@ -146,8 +219,9 @@ int Engine::run(const std::function<void(const StepRecord&)>& on_step) {
     if (on_step) on_step(record);
     // Admission guarantees progress: an idle step with nothing running and an arrived request
     // waiting would mean that request can never be admitted.
-    if (record.budget_used == 0 && record.num_running == 0 && !scheduler_.waiting().empty() &&
-        requests_[scheduler_.waiting().front()].spec.arrival_step <= record.step)
+    const bool arrived_waiting = std::ranges::any_of(
+        scheduler_.waiting(), [&](int i) { return requests_[i].spec.arrival_step <= record.step; });
+    if (record.budget_used == 0 && record.num_running == 0 && arrived_waiting)
       throw std::logic_error("Engine::run: no progress possible (scheduler invariant broken)");
   }
   return step_ - first;

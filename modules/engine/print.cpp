@@ -28,13 +28,20 @@ std::string format_step(const StepRecord& s) {
                           c.start + c.len);
   const int num_free = static_cast<int>(
       std::ranges::count_if(s.blocks, [](const BlockSnapshot& b) { return b.ref_count == 0; }));
-  return std::format(
+  std::string line = std::format(
       "[step {}] decode={} prefill={} ({}) budget={}/{} admitted={} running={} waiting={} "
       "blocks +{} -{} free={}/{} sampled={} finished={} compute={}us",
       s.step, s.num_decode_tokens(), s.num_prefill_tokens(), chunks, s.budget_used, s.budget,
       s.admitted.size(), s.num_running, s.num_waiting, s.blocks_allocated.size(),
       s.blocks_freed.size(), num_free, s.blocks.size(), s.sampled.size(), s.finished.size(),
       s.compute_us);
+  // Only when they happen, so the common line stays short.
+  for (const Preemption& p : s.preempted)
+    line += std::format(" preempted=#{}(for #{}, {}, lost {} tokens)", p.request, p.needed_by,
+                        to_string(p.reason), p.num_tokens_lost);
+  if (!s.aborted.empty())
+    line += std::format(" aborted=[{}]", join(std::span<const int>(s.aborted)));
+  return line;
 }
 
 // [requests] ----------------------------------------------------------------------------------
@@ -43,6 +50,7 @@ std::string format_request(const Request& r, int index) {
   std::string s = std::format("#{} {} {} prompt={} computed={} output={}/{}", index, r.spec.id,
                               to_string(r.state), r.num_prompt_tokens(), r.num_computed_tokens,
                               r.num_output_tokens(), r.spec.max_new_tokens);
+  if (r.num_preemptions > 0) s += std::format(" preemptions={}", r.num_preemptions);
   if (r.is_finished()) s += std::format(" finish={}@{}", to_string(r.finish_reason), r.finish_step);
   if (!r.output_tokens.empty())
     s += std::format(" tokens=[{}]", join(std::span<const int32_t>(r.output_tokens)));

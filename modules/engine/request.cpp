@@ -10,6 +10,7 @@ std::string_view to_string(RequestState s) {
     case RequestState::waiting: return "waiting";
     case RequestState::prefilling: return "prefilling";
     case RequestState::decoding: return "decoding";
+    case RequestState::preempted: return "preempted";
     case RequestState::finished: return "finished";
   }
   return "?";
@@ -20,6 +21,7 @@ std::string_view to_string(FinishReason r) {
     case FinishReason::none: return "none";
     case FinishReason::length: return "length";
     case FinishReason::stop: return "stop";
+    case FinishReason::abort: return "abort";
   }
   return "?";
 }

@@ -1,5 +1,5 @@
-// scheduler.cpp — the token-budget scheduler: decodes first, then prefill chunks, then FCFS
-// admission while the KV cache has room.
+// scheduler.cpp — the token-budget scheduler: decodes first, then prefill chunks, then
+// admission while the KV cache has room; preemption when a running request finds no block.
 module;
 #include <algorithm>
 #include <cassert>
@@ -7,10 +7,20 @@ module;
 #include <deque>
 #include <format>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 module cblab.engine;
 
 namespace cblab {
+
+std::string_view to_string(SchedulePolicy p) {
+  return p == SchedulePolicy::fcfs ? "fcfs" : "priority";
+}
+
+std::string_view to_string(PreemptionReason r) {
+  return r == PreemptionReason::decode_needs_block ? "decode_needs_block" : "prefill_needs_block";
+}
 
 Scheduler::Scheduler(const SchedulerConfig& config) : config_(config) {
   if (config.max_tokens_per_step < 1)
@@ -27,13 +37,25 @@ Scheduler::Scheduler(const SchedulerConfig& config) : config_(config) {
     throw ConfigError("engine.max_running", std::to_string(config.max_running), ">= 1");
 }
 
+bool Scheduler::runs_before(int a, int b, const std::vector<Request>& requests) const {
+  const RequestSpec& x = requests[a].spec;
+  const RequestSpec& y = requests[b].spec;
+  if (config_.policy == SchedulePolicy::priority)
+    return std::tuple(x.priority, x.arrival_step, a) < std::tuple(y.priority, y.arrival_step, b);
+  return std::tuple(x.arrival_step, a) < std::tuple(y.arrival_step, b);
+}
+
 void Scheduler::add(int request, const std::vector<Request>& requests) {
-  // Insert before the first queued request that arrives strictly later: FCFS by arrival,
-  // and requests arriving in the same step keep the order they were added in.
-  const int arrival = requests[request].spec.arrival_step;
-  const auto at = std::upper_bound(waiting_.begin(), waiting_.end(), arrival,
-                                   [&](int a, int i) { return a < requests[i].spec.arrival_step; });
+  // Insert after the last queued request that runs before it. Scanning from the back keeps
+  // preempted requests (fcfs puts them at the head, out of arrival order) where they are.
+  auto at = waiting_.end();
+  while (at != waiting_.begin() && !runs_before(*(at - 1), request, requests)) --at;
   waiting_.insert(at, request);
+}
+
+void Scheduler::remove(int request) {
+  std::erase(waiting_, request);
+  std::erase(running_, request);
 }
 
 int Scheduler::blocks_promised(const std::vector<Request>& requests, const KVCache& kv) const {
@@ -43,45 +65,91 @@ int Scheduler::blocks_promised(const std::vector<Request>& requests, const KVCac
   return promised;
 }
 
+void Scheduler::preempt(int victim, int needed_by, PreemptionReason reason,
+                        std::vector<Request>& requests, KVCache& kv, Schedule& s) {
+  Request& r = requests[victim];
+  s.preempted.push_back({victim, needed_by, reason, r.num_computed_tokens});
+  const auto freed = kv.free(victim);
+  s.blocks_freed.insert(s.blocks_freed.end(), freed.begin(), freed.end());
+  r.num_computed_tokens = 0;  // recompute: prompt and output run through the model again
+  r.state = RequestState::preempted;
+  ++r.num_preemptions;
+  std::erase(running_, victim);
+  if (config_.policy == SchedulePolicy::fcfs) waiting_.push_front(victim);  // first to return
+  else add(victim, requests);  // by priority: ahead of every waiting request of its priority
+}
+
 Schedule Scheduler::schedule(int step, std::vector<Request>& requests, KVCache& kv) {
   Schedule s;
   s.step = step;
   int budget = config_.max_tokens_per_step;
+  std::vector<int> scheduled;  // running requests given tokens this step: never victims
 
-  // 1. Decodes first: one token each. Their slots were promised at admission.
-  for (int i : running_) {
+  // Slots for num_new_tokens more tokens of request i. When the pool is out, preempt the last
+  // running request (policy order) not scheduled yet until it fits; false if i itself went.
+  auto allocate_or_preempt = [&](int i, int num_new_tokens, PreemptionReason reason) {
+    while (!kv.allocate_slots(i, num_new_tokens, &s.blocks_allocated)) {
+      assert(!config_.reserve_full_kv && "admission promised every running request its blocks");
+      const auto victim = std::find_if(running_.rbegin(), running_.rend(), [&](int v) {
+        return std::ranges::find(scheduled, v) == scheduled.end();
+      });
+      assert(victim != running_.rend() && "i itself is running and not scheduled");
+      const int v = *victim;
+      preempt(v, i, reason, requests, kv, s);
+      if (v == i) return false;
+    }
+    return true;
+  };
+
+  // 1. Decodes first: one token each.
+  const std::vector<int> order = running_;  // running_ shrinks when a request is preempted
+  for (int i : order) {
     if (budget == 0) break;
-    if (requests[i].state != RequestState::decoding) continue;
-    const bool ok = kv.allocate_slots(i, 1, &s.blocks_allocated);
-    assert(ok && "admission promised every running request its blocks");
+    if (requests[i].state != RequestState::decoding) continue;  // prefilling, or preempted now
+    if (!allocate_or_preempt(i, 1, PreemptionReason::decode_needs_block)) continue;
     s.decodes.push_back(i);
+    scheduled.push_back(i);
     --budget;
   }
 
-  // 2. Requests already prefilling get their next chunk.
+  // 2. Requests already prefilling get their next chunk (of the prompt, or after a preemption
+  //    of prompt + output: the recompute).
   auto schedule_chunk = [&](int i) {
     Request& r = requests[i];
-    const int len = std::min({config_.prefill_chunk_size, r.num_prompt_tokens_left(), budget});
-    const bool ok = kv.allocate_slots(i, len, &s.blocks_allocated);
-    assert(ok && "admission promised every running request its blocks");
+    const int len = std::min({config_.prefill_chunk_size, r.num_tokens_to_prefill(), budget});
+    if (!allocate_or_preempt(i, len, PreemptionReason::prefill_needs_block)) return;
     s.prefills.push_back({i, r.num_computed_tokens, len});
+    scheduled.push_back(i);
     budget -= len;
   };
-  for (int i : running_) {
+  for (int i : order) {
     if (budget == 0) break;
     if (requests[i].state == RequestState::prefilling) schedule_chunk(i);
   }
 
-  // 3. Admit waiting requests, first come first served: stop at the first that cannot go.
-  while (budget > 0 && !waiting_.empty() &&
+  // 3. Admit waiting requests that have arrived, in queue order; stop at the first that
+  //    cannot go. Not in a step that preempted: the pool just proved too small.
+  while (s.preempted.empty() && budget > 0 &&
          static_cast<int>(running_.size()) < config_.max_running) {
-    const int i = waiting_.front();
+    const auto next = std::ranges::find_if(
+        waiting_, [&](int i) { return requests[i].spec.arrival_step <= step; });
+    if (next == waiting_.end()) break;  // nobody has arrived yet
+    const int i = *next;
     Request& r = requests[i];
-    if (r.spec.arrival_step > step) break;  // has not arrived yet
-    const int room = kv.pool().num_free_blocks() - blocks_promised(requests, kv);
-    if (kv.blocks_needed(r.max_kv_tokens()) > room) break;  // wait for blocks to be freed
-    waiting_.pop_front();
-    running_.push_back(i);
+    const bool fits =
+        config_.reserve_full_kv
+            ? kv.blocks_needed(r.max_kv_tokens()) <=
+                  kv.pool().num_free_blocks() - blocks_promised(requests, kv)
+            : kv.blocks_needed(r.num_tokens()) <= kv.pool().num_free_blocks();
+    if (!fits) break;  // wait for blocks to be freed
+    waiting_.erase(next);
+    if (config_.policy == SchedulePolicy::fcfs) {
+      running_.push_back(i);
+    } else {
+      const auto at = std::ranges::find_if(
+          running_, [&](int j) { return runs_before(i, j, requests); });
+      running_.insert(at, i);
+    }
     r.state = RequestState::prefilling;
     s.admitted.push_back(i);
     schedule_chunk(i);

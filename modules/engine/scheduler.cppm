@@ -4,16 +4,30 @@
 //   1. every decoding request gets its one token first, so decodes are never starved;
 //   2. requests still prefilling get the next chunk of their prompt (<= prefill_chunk_size),
 //      while the token budget (max_tokens_per_step) lasts;
-//   3. waiting requests are admitted first-come first-served, while fewer than max_running
-//      run, the budget lasts, and the KV cache has room for the request's whole life.
-// "Room for the whole life" (prompt + max_new_tokens - 1 slots, counting the blocks already
-// promised to running requests) is what lets every admitted request finish without
-// preemption: no running request ever waits for a block. Blocks are still taken lazily, one
-// when a request's table needs it, so the pool fills as the cache really does.
-// Not here: preemption, priorities, abort, prefix-cache hits (issue 7).
+//   3. waiting requests that have arrived are admitted in queue order, while fewer than
+//      max_running run, the budget lasts, and the KV cache has room; the first that cannot go
+//      stops admission (no overtaking).
+// Two admission rules (SchedulerConfig::reserve_full_kv):
+//   reserve_full_kv = true (default, the original lab): admit only when the pool can hold the
+//     request's whole life (prompt + max_new_tokens - 1 slots, counting the blocks already
+//     promised to running requests). No running request ever waits for a block: no preemption.
+//   reserve_full_kv = false (vLLM, nano-vllm): admit when the blocks of the tokens it must
+//     compute now fit. More requests run at once, and a running request can find the pool
+//     empty. That is control flow, not an error: the scheduler PREEMPTS a victim — the last
+//     running request, in policy order, not yet scheduled this step (fcfs: the most recently
+//     admitted; priority: the lowest priority, latest arrival), possibly the request itself —
+//     frees its blocks and queues it again at the head with its tokens kept; it recomputes
+//     prompt + output when re-admitted. A step that preempted admits nobody.
+// Blocks are taken lazily, one when a request's table needs it, so the pool fills as the
+// cache really does.
+// Policies (SchedulerConfig::policy): fcfs orders the waiting queue by arrival_step and the
+// running set by admission; priority orders both by (priority, arrival_step, request index),
+// smaller priority first.
+// Not here: preempting running requests to admit a more important waiting one, swapping.
 module;
 #include <cstdint>
 #include <deque>
+#include <string_view>
 #include <vector>
 export module cblab.engine:scheduler;
 import :request;
@@ -21,10 +35,17 @@ import :kv_cache;
 
 export namespace cblab {
 
+enum class SchedulePolicy { fcfs, priority };
+enum class PreemptionReason { decode_needs_block, prefill_needs_block };
+std::string_view to_string(SchedulePolicy p);
+std::string_view to_string(PreemptionReason r);
+
 struct SchedulerConfig {
   int max_tokens_per_step = 64;  // token budget of one step (decodes + prefill chunk tokens)
   int prefill_chunk_size = 32;   // most prompt tokens of one request per step
   int max_running = 16;          // most requests admitted at once
+  SchedulePolicy policy = SchedulePolicy::fcfs;
+  bool reserve_full_kv = true;   // admission reserves a request's whole life: no preemption
 };
 
 // Prompt tokens [start, start + len) of one request.
@@ -32,6 +53,14 @@ struct PrefillChunk {
   int request = 0;
   int start = 0;
   int len = 0;
+};
+
+// One request sent back to the waiting queue because a running request found no free block.
+struct Preemption {
+  int request = 0;         // the victim
+  int needed_by = 0;       // the request that could not get a block (may be the victim)
+  PreemptionReason reason = PreemptionReason::decode_needs_block;
+  int num_tokens_lost = 0; // its computed tokens whose K/V were dropped: recomputed later
 };
 
 // What one step runs: one plain value.
@@ -42,6 +71,8 @@ struct Schedule {
   std::vector<int> admitted;               // requests that left the waiting queue this step
   int num_tokens = 0;                      // budget used: decodes + sum of chunk lengths
   std::vector<int32_t> blocks_allocated;   // block ids taken from the pool this step
+  std::vector<Preemption> preempted;       // in the order they happened
+  std::vector<int32_t> blocks_freed;       // block ids the preemptions returned to the pool
   bool empty() const { return num_tokens == 0; }
 };
 
@@ -50,12 +81,15 @@ class Scheduler {
   // Throws ConfigError for a non-positive budget, chunk or max_running, or a chunk > budget.
   explicit Scheduler(const SchedulerConfig& config);
 
-  // Queues a request, FCFS by arrival_step (stable: equal arrivals keep their order).
+  // Queues a request in policy order (stable: equal keys keep the order they were added in).
   void add(int request, const std::vector<Request>& requests);
-  // Picks this step's work and gives it KV slots; admitted requests become prefilling.
+  // Picks this step's work and gives it KV slots; admitted requests become prefilling,
+  // preempted ones lose their blocks and wait again.
   Schedule schedule(int step, std::vector<Request>& requests, KVCache& kv);
   // A finished request leaves the running set.
   void remove_finished(const std::vector<Request>& requests);
+  // An aborted request leaves the queue or the running set (the engine frees its blocks).
+  void remove(int request);
 
   bool has_unfinished() const { return !waiting_.empty() || !running_.empty(); }
   const std::deque<int>& waiting() const { return waiting_; }
@@ -63,12 +97,17 @@ class Scheduler {
   const SchedulerConfig& config() const { return config_; }
 
  private:
-  // Blocks that running requests may still take before they finish.
+  // Blocks that running requests may still take before they finish (reserve_full_kv).
   int blocks_promised(const std::vector<Request>& requests, const KVCache& kv) const;
+  // True when a runs before b under the policy (priority: smaller priority, then arrival).
+  bool runs_before(int a, int b, const std::vector<Request>& requests) const;
+  // Frees the victim's blocks and queues it again (fcfs: at the head of the waiting queue).
+  void preempt(int victim, int needed_by, PreemptionReason reason,
+               std::vector<Request>& requests, KVCache& kv, Schedule& s);
 
   SchedulerConfig config_;
   std::deque<int> waiting_;   // request indices, admission order
-  std::vector<int> running_;  // request indices, admission order
+  std::vector<int> running_;  // request indices, policy order (fcfs: admission order)
 };
 
 }  // namespace cblab

@@ -67,6 +67,11 @@ void read(const json& obj, const std::string& path, const char* key, uint64_t& o
     throw WorkloadError(path + "." + key, shown(j), "an integer >= 0");
   out = j.get<uint64_t>();
 }
+void read(const json& obj, const std::string& path, const char* key, bool& out) {
+  if (!obj.contains(key)) return;
+  if (!obj[key].is_boolean()) throw WorkloadError(path + "." + key, shown(obj[key]), "true or false");
+  out = obj[key].get<bool>();
+}
 std::vector<int32_t> read_tokens(const json& j, const std::string& path) {
   if (!j.is_array()) throw WorkloadError(path, shown(j), "an array of token ids");
   std::vector<int32_t> tokens;
@@ -96,12 +101,20 @@ EngineConfig read_engine(const json& j) {
   EngineConfig e;
   if (j.is_null()) return e;
   check_object(j, "engine", {"max_tokens_per_step", "prefill_chunk_size", "kv_cache",
-                             "block_size", "num_blocks", "max_running"});
+                             "block_size", "num_blocks", "max_running", "policy",
+                             "reserve_full_kv"});
   read(j, "engine", "max_tokens_per_step", e.max_tokens_per_step);
   read(j, "engine", "prefill_chunk_size", e.prefill_chunk_size);
   read(j, "engine", "block_size", e.block_size);
   read(j, "engine", "num_blocks", e.num_blocks);
   read(j, "engine", "max_running", e.max_running);
+  read(j, "engine", "reserve_full_kv", e.reserve_full_kv);
+  if (j.contains("policy")) {
+    const json& p = j["policy"];
+    if (p == "fcfs") e.policy = SchedulePolicy::fcfs;
+    else if (p == "priority") e.policy = SchedulePolicy::priority;
+    else throw WorkloadError("engine.policy", shown(p), "\"fcfs\" or \"priority\"");
+  }
   if (j.contains("kv_cache")) {
     const json& k = j["kv_cache"];
     if (k == "dense") e.kv_cache = KVCacheKind::dense;
@@ -114,7 +127,7 @@ EngineConfig read_engine(const json& j) {
 RequestSpec read_request(const json& j, std::size_t index) {
   const std::string path = std::format("requests[{}]", index);
   check_object(j, path, {"id", "prompt", "prompt_tokens", "max_new_tokens", "stop_tokens",
-                         "arrival_step"});
+                         "arrival_step", "priority", "temperature", "top_k", "top_p", "seed"});
   RequestSpec r;
   r.id = std::format("r{}", index);
   if (j.contains("id")) {
@@ -132,6 +145,11 @@ RequestSpec read_request(const json& j, std::size_t index) {
   }
   read(j, path, "max_new_tokens", r.max_new_tokens);
   read(j, path, "arrival_step", r.arrival_step);
+  read(j, path, "priority", r.priority);
+  read(j, path, "temperature", r.sampling.temperature);
+  read(j, path, "top_k", r.sampling.top_k);
+  read(j, path, "top_p", r.sampling.top_p);
+  read(j, path, "seed", r.sampling.seed);
   if (j.contains("stop_tokens")) r.stop_tokens = read_tokens(j["stop_tokens"], path + ".stop_tokens");
   return r;
 }
@@ -194,11 +212,33 @@ std::string result_json(const Engine& engine, int indent) {
               {"output_tokens", r.output_tokens},
               {"finish_reason", std::string(to_string(r.finish_reason))},
               {"first_token_step", r.first_token_step},
-              {"finish_step", r.finish_step}};
+              {"finish_step", r.finish_step},
+              {"num_preemptions", r.num_preemptions},
+              {"ttft_steps", r.ttft_steps()},
+              {"tpot_steps", r.tpot_steps()},
+              {"ttft_ms", r.ttft_ms()},
+              {"tpot_ms", r.tpot_ms()}};
     if (bytes) o["output_text"] = bytes_as_text(r.output_tokens);
     requests.push_back(std::move(o));
   }
-  return json{{"num_steps", engine.num_steps()}, {"requests", requests}}.dump(indent);
+  const EngineMetrics& m = engine.metrics();
+  const json metrics = {
+      {"preemptions", m.num_preemptions},
+      {"preemptions_by_reason", {{std::string(to_string(PreemptionReason::decode_needs_block)),
+                                  m.num_preemptions_decode},
+                                 {std::string(to_string(PreemptionReason::prefill_needs_block)),
+                                  m.num_preemptions_prefill}}},
+      {"preempted_tokens_lost", m.num_tokens_lost},
+      {"aborted", m.num_aborted},
+      {"max_kv_utilization", m.max_kv_utilization()},
+      {"max_blocks_used", m.max_blocks_used},
+      {"computed_tokens", m.num_computed_tokens},
+      {"output_tokens", m.num_output_tokens},
+      {"busy_ms", m.busy_us / 1e3},
+      {"tokens_per_s", m.tokens_per_s()},
+      {"computed_tokens_per_s", m.computed_tokens_per_s()}};
+  return json{{"num_steps", engine.num_steps()}, {"requests", requests}, {"metrics", metrics}}
+      .dump(indent);
 }
 
 }  // namespace cblab
