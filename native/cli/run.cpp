@@ -25,8 +25,9 @@ void write_file(const std::string& path, const std::string& text, const char* op
 
 // The requests as a table, then the totals a serving engine reports.
 void print_summary(const cblab::Engine& engine, const std::vector<cblab::StepRecord>& steps) {
-  std::printf("%-4s %-12s %-9s %7s %7s %8s %11s %12s\n", "#", "id", "finish", "prompt", "output",
-              "arrival", "first tok@", "finished@");
+  std::printf("%-4s %-12s %-9s %7s %7s %8s %11s %12s %8s %10s %10s\n", "#", "id", "finish",
+              "prompt", "output", "arrival", "first tok@", "finished@", "preempt", "ttft ms",
+              "tpot ms");
   int64_t compute_us = 0;
   int num_tokens = 0, num_output = 0, max_blocks_used = 0;
   for (const auto& s : steps) {
@@ -40,9 +41,10 @@ void print_summary(const cblab::Engine& engine, const std::vector<cblab::StepRec
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& r = requests[i];
     num_output += r.num_output_tokens();
-    std::printf("%-4zu %-12s %-9s %7d %7d %8d %11d %12d\n", i, r.spec.id.c_str(),
-                std::string(cblab::to_string(r.finish_reason)).c_str(), r.num_prompt_tokens(),
-                r.num_output_tokens(), r.spec.arrival_step, r.first_token_step, r.finish_step);
+    std::printf("%-4zu %-12s %-9s %7d %7d %8d %11d %12d %8d %10.3f %10.3f\n", i,
+                r.spec.id.c_str(), std::string(cblab::to_string(r.finish_reason)).c_str(),
+                r.num_prompt_tokens(), r.num_output_tokens(), r.spec.arrival_step,
+                r.first_token_step, r.finish_step, r.num_preemptions, r.ttft_ms(), r.tpot_ms());
   }
   const double seconds = compute_us / 1e6;
   std::printf("\nsteps %zu, tokens computed %d (%.1f per step), output tokens %d\n", steps.size(),
@@ -52,6 +54,15 @@ void print_summary(const cblab::Engine& engine, const std::vector<cblab::StepRec
               seconds > 0 ? num_tokens / seconds : 0.0, seconds > 0 ? num_output / seconds : 0.0);
   std::printf("KV blocks: at most %d of %d in use (%.0f%%)\n", max_blocks_used,
               engine.config().num_blocks, 100.0 * max_blocks_used / engine.config().num_blocks);
+  // What a serving engine reports (EngineMetrics; the result file's "metrics").
+  const cblab::EngineMetrics& m = engine.metrics();
+  std::printf("engine time %.3f ms: %.0f output tokens/s; peak KV utilization %.0f%% "
+              "(after allocation)\n",
+              m.busy_us / 1e3, m.tokens_per_s(), 100.0 * m.max_kv_utilization());
+  std::printf("preemptions %d (decode needs block %d, prefill needs block %d), %d computed "
+              "tokens lost; aborted %d\n",
+              m.num_preemptions, m.num_preemptions_decode, m.num_preemptions_prefill,
+              m.num_tokens_lost, m.num_aborted);
 }
 
 }  // namespace
