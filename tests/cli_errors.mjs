@@ -55,7 +55,7 @@ const cases = [
   ['run: value of the wrong type', ['run', wrongType],
    `cblab: ${wrongType}: requests[1].max_new_tokens = "x": allowed an integer (got string)\n`, { keepsOut: true }],
   ['run: unknown key', ['run', unknownKey],
-   `cblab: ${unknownKey}: engine.blok_size = 8: allowed one of the keys {max_tokens_per_step, prefill_chunk_size, kv_cache, block_size, num_blocks, max_running, policy, reserve_full_kv}\n`, { keepsOut: true }],
+   `cblab: ${unknownKey}: engine.blok_size = 8: allowed one of the keys {max_tokens_per_step, prefill_chunk_size, kv_cache, block_size, num_blocks, max_running, policy, reserve_full_kv, prefix_caching}\n`, { keepsOut: true }],
   ['run: engine configuration', ['run', badConfig],
    `cblab: ${badConfig}: engine.prefill_chunk_size = 128: allowed 1..engine.max_tokens_per_step (64)\n`, { keepsOut: true }],
   ['run: token outside the vocabulary', ['run', badToken],
