@@ -18,7 +18,8 @@ std::string_view to_string(KVCacheKind k) { return k == KVCacheKind::dense ? "de
 // [BlockPool] ---------------------------------------------------------------------------------
 
 BlockPool::BlockPool(int num_blocks, int block_size)
-    : block_size_(block_size), ref_counts_(num_blocks, 0), owners_(num_blocks, -1) {
+    : block_size_(block_size), ref_counts_(num_blocks, 0), owners_(num_blocks, -1),
+      hashes_(num_blocks, 0), has_hash_(num_blocks, 0) {
   for (int32_t b = 0; b < num_blocks; ++b) free_list_.push_back(b);
 }
 
@@ -27,6 +28,11 @@ std::optional<int32_t> BlockPool::allocate(int owner) {
   const int32_t b = free_list_.front();
   free_list_.pop_front();
   assert(ref_counts_[b] == 0 && "a block on the free list must have no users");
+  if (has_hash_[b]) {  // evict: its old contents are about to be overwritten
+    cached_.erase(hashes_[b]);
+    has_hash_[b] = 0;
+    ++num_evictions_;
+  }
   ref_counts_[b] = 1;
   owners_[b] = owner;
   return b;
@@ -45,6 +51,29 @@ bool BlockPool::release(int32_t block) {
   return true;
 }
 
+std::optional<int32_t> BlockPool::find_cached(uint64_t hash) const {
+  const auto it = cached_.find(hash);
+  if (it == cached_.end()) return std::nullopt;
+  return it->second;
+}
+
+void BlockPool::take_cached(int32_t block, int owner) {
+  assert(has_hash_[block] && "only a cached block can be a hit");
+  if (ref_counts_[block] == 0) {
+    free_list_.erase(std::ranges::find(free_list_, block));
+    owners_[block] = owner;
+  }
+  ++ref_counts_[block];
+}
+
+void BlockPool::set_hash(int32_t block, uint64_t hash) {
+  assert(ref_counts_[block] > 0 && "only a block in use holds fresh K/V");
+  if (has_hash_[block] || cached_.contains(hash)) return;  // already cached (here or elsewhere)
+  hashes_[block] = hash;
+  has_hash_[block] = 1;
+  cached_.emplace(hash, block);
+}
+
 // [KVCache: bookkeeping] ----------------------------------------------------------------------
 
 KVCache::KVCache(const KVCacheConfig& config)
@@ -58,6 +87,9 @@ KVCache::KVCache(const KVCacheConfig& config)
                       std::format("({}, {}, {})", config.num_layers, config.num_kv_heads,
                                   config.head_dim),
                       "each >= 1");
+  if (config.prefix_caching && config.kind != KVCacheKind::paged)
+    throw ConfigError("engine.prefix_caching", "true",
+                      "only with engine.kv_cache \"paged\" (a dense cache cannot share blocks)");
   if (config.kind == KVCacheKind::paged) {
     const auto pool_floats = static_cast<std::size_t>(config.num_blocks) * config.block_size *
                              row_size();
@@ -98,6 +130,9 @@ bool KVCache::allocate_slots(int request, int num_new_tokens, std::vector<int32_
 std::vector<int32_t> KVCache::free(int request) {
   std::vector<int32_t> freed;
   PerRequest& r = entry(request);
+  // With prefix caching, last block first: the free list is LRU, so a prefix's tail is evicted
+  // before its head (which more requests are likely to share).
+  if (config_.prefix_caching) std::ranges::reverse(r.block_table);
   for (int32_t b : r.block_table)
     if (pool_.release(b)) freed.push_back(b);
   r = PerRequest{};
@@ -129,7 +164,7 @@ int32_t KVCache::slot(int request, int position) const {
 std::vector<BlockSnapshot> KVCache::snapshot() const {
   std::vector<BlockSnapshot> blocks(pool_.num_blocks());
   for (int32_t b = 0; b < pool_.num_blocks(); ++b)
-    blocks[b] = {pool_.owner(b), 0, pool_.ref_count(b)};
+    blocks[b] = {pool_.owner(b), 0, pool_.ref_count(b), pool_.is_cached(b)};
   for (const PerRequest& r : requests_)
     for (std::size_t i = 0; i < r.block_table.size(); ++i) {
       const int used = std::min(config_.block_size,
@@ -138,6 +173,71 @@ std::vector<BlockSnapshot> KVCache::snapshot() const {
       s.used_slots = std::max(s.used_slots, used);
     }
   return blocks;
+}
+
+// [KVCache: prefix cache] ---------------------------------------------------------------------
+
+namespace {
+// splitmix64's finalizer (Steele, Lea, Flood 2014): a strong 64-bit mix, the same everywhere.
+uint64_t mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+constexpr uint64_t kRootHash = 0xCB1AB0000000000Dull;  // parent of a sequence's first block
+}  // namespace
+
+std::vector<uint64_t> KVCache::full_block_hashes(std::span<const int32_t> tokens) const {
+  const int B = config_.block_size;
+  std::vector<uint64_t> hashes;
+  uint64_t h = kRootHash;
+  for (std::size_t start = 0; start + B <= tokens.size(); start += B) {
+    for (int j = 0; j < B; ++j)
+      h = mix(h + 0x9E3779B97F4A7C15ull + static_cast<uint32_t>(tokens[start + j]));
+    hashes.push_back(h);  // the hash of everything up to this block's end
+  }
+  return hashes;
+}
+
+PrefixMatch KVCache::match_prefix(std::span<const int32_t> tokens) const {
+  PrefixMatch m;
+  if (!config_.prefix_caching || tokens.empty()) return m;
+  // The last token is never taken from the cache: its logits are needed.
+  for (uint64_t h : full_block_hashes(tokens.first(tokens.size() - 1))) {
+    const auto block = pool_.find_cached(h);
+    if (!block) break;
+    ++m.num_blocks;
+    m.num_free_blocks += pool_.ref_count(*block) == 0;
+    m.hashes.push_back(h);
+  }
+  return m;
+}
+
+int KVCache::take_prefix(int request, const PrefixMatch& match) {
+  PerRequest& r = entry(request);
+  assert(r.block_table.empty() && "a prefix is taken at admission, into an empty table");
+  for (uint64_t h : match.hashes) {
+    const int32_t b = *pool_.find_cached(h);
+    pool_.take_cached(b, request);
+    r.block_table.push_back(b);
+  }
+  r.block_hashes = match.hashes;
+  r.num_tokens = match.num_blocks * config_.block_size;
+  return r.num_tokens;
+}
+
+void KVCache::cache_full_blocks(int request, std::span<const int32_t> tokens,
+                                int num_computed_tokens) {
+  if (!config_.prefix_caching) return;
+  PerRequest& r = entry(request);
+  const int B = config_.block_size;
+  const int num_full = num_computed_tokens / B;
+  if (static_cast<int>(r.block_hashes.size()) >= num_full) return;
+  const auto hashes = full_block_hashes(tokens.first(static_cast<std::size_t>(num_full) * B));
+  for (int k = static_cast<int>(r.block_hashes.size()); k < num_full; ++k) {
+    pool_.set_hash(r.block_table[k], hashes[k]);
+    r.block_hashes.push_back(hashes[k]);
+  }
 }
 
 // [KVCache: storage] --------------------------------------------------------------------------

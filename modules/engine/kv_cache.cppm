@@ -9,8 +9,17 @@
 //              tables; "dense" keeps one append-only (C, Hkv, D) array per request and layer —
 //              the baseline the paged cache is tested against. Both kinds use the same block
 //              accounting, so a workload is scheduled identically with either.
-// Not here: prefix caching (blocks shared by ref count > 1 is supported by retain(), but no
-// hashing of block contents), swapping, eviction (issue 7).
+// Prefix caching (KVCacheConfig::prefix_caching, paged only): a FULL block whose K/V are
+// computed is registered under a hash chained over (parent block's hash, its token ids), so a
+// block's hash names the whole prefix up to its end. A new request looks up the hashes of its
+// own full blocks, takes the longest run of cached ones into its table (ref count + 1: blocks
+// shared by several tables), and computes from there — always at least its last token, whose
+// logits it needs. Only full blocks are shared, and a request only ever writes into its last,
+// partial block, so a shared block is never written (vLLM's rule: no copy-on-write needed).
+// A released cached block keeps its hash on the free list and can still be hit; allocation
+// takes the least recently released block first and evicts its hash (LRU). Blocks of a
+// request are released last block first, so the end of a prefix is evicted before its start.
+// Not here: swapping to host memory, copy-on-write of partial blocks (parallel sampling).
 //
 // Shape letters: NB blocks in the pool, B block_size, Hkv key/value heads, D head_dim,
 // C context length of one request (tokens with K/V), L layers.
@@ -20,6 +29,7 @@ module;
 #include <optional>
 #include <span>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 export module cblab.engine:kv_cache;
 import cblab.kernels;
@@ -34,18 +44,38 @@ struct BlockSnapshot {
   int owner = -1;       // request index of the block's first owner
   int used_slots = 0;   // 0..B slots holding a token's K/V
   int ref_count = 0;    // requests sharing the block; 0 = on the free list
+  bool is_cached = false;  // a full block in the prefix cache: reusable even when free
+};
+
+// The longest cached prefix of a token sequence (prefix caching).
+struct PrefixMatch {
+  int num_blocks = 0;       // leading full blocks found in the cache
+  int num_free_blocks = 0;  // of those, blocks on the free list (taking them uses free room)
+  std::vector<uint64_t> hashes;  // (num_blocks) their chained hashes
 };
 
 class BlockPool {
  public:
   BlockPool(int num_blocks, int block_size);
 
-  // Takes a block off the free list for `owner` (ref count 1), or nullopt when none is free.
+  // Takes the least recently released block off the free list for `owner` (ref count 1),
+  // evicting its cached hash if it had one; nullopt when none is free.
   std::optional<int32_t> allocate(int owner);
-  // One more request shares the block (prefix caching, issue 7).
+  // One more request shares the block.
   void retain(int32_t block);
   // One request lets go; at ref count 0 the block returns to the free list. True if freed.
   bool release(int32_t block);
+
+  // [prefix cache]
+  std::optional<int32_t> find_cached(uint64_t hash) const;
+  // A cache hit: the block gains a user; a free cached block leaves the free list for `owner`.
+  void take_cached(int32_t block, int owner);
+  // Registers a full, computed block under `hash` (nothing if that hash is already cached).
+  void set_hash(int32_t block, uint64_t hash);
+  bool is_cached(int32_t block) const { return has_hash_[block] != 0; }
+  uint64_t hash(int32_t block) const { return hashes_[block]; }
+  int num_cached_blocks() const { return static_cast<int>(cached_.size()); }
+  int num_evictions() const { return num_evictions_; }
 
   int num_blocks() const { return static_cast<int>(ref_counts_.size()); }
   int block_size() const { return block_size_; }
@@ -58,6 +88,10 @@ class BlockPool {
   std::deque<int32_t> free_list_;  // allocate from the front, release to the back
   std::vector<int> ref_counts_;    // (NB)
   std::vector<int> owners_;        // (NB) -1 when free
+  std::vector<uint64_t> hashes_;   // (NB) valid where has_hash_
+  std::vector<uint8_t> has_hash_;  // (NB)
+  std::unordered_map<uint64_t, int32_t> cached_;  // hash -> block
+  int num_evictions_ = 0;
 };
 
 struct KVCacheConfig {
@@ -67,6 +101,7 @@ struct KVCacheConfig {
   int head_dim = 64;     // D
   int num_blocks = 256;  // NB
   int block_size = 16;   // B
+  bool prefix_caching = false;  // paged only: share cached full blocks between requests
 };
 
 class KVCache {
@@ -89,6 +124,17 @@ class KVCache {
   // Where token `position` of `request` lives in the pool: block_table[p / B] * B + p % B.
   int32_t slot(int request, int position) const;
   std::vector<BlockSnapshot> snapshot() const;  // (NB)
+
+  // [prefix cache] (config.prefix_caching; otherwise every match is empty)
+  // Chained hashes of the full blocks of tokens: h_i = H(h_{i-1}, tokens[i*B, (i+1)*B)).
+  std::vector<uint64_t> full_block_hashes(std::span<const int32_t> tokens) const;
+  // The longest cached prefix of tokens, leaving at least the last token to compute.
+  PrefixMatch match_prefix(std::span<const int32_t> tokens) const;
+  // Puts the matched blocks at the start of `request`'s empty table; returns the number of
+  // tokens they hold (now computed).
+  int take_prefix(int request, const PrefixMatch& match);
+  // After a forward pass: registers every full block of `request` whose K/V are all computed.
+  void cache_full_blocks(int request, std::span<const int32_t> tokens, int num_computed_tokens);
   const BlockPool& pool() const { return pool_; }
   const KVCacheConfig& config() const { return config_; }
 
@@ -105,6 +151,7 @@ class KVCache {
  private:
   struct PerRequest {
     std::vector<int32_t> block_table;          // logical block -> physical block id
+    std::vector<uint64_t> block_hashes;        // chained hashes of its leading full blocks
     int num_tokens = 0;
     std::vector<std::vector<float>> dense_k, dense_v;  // (L) x (C, Hkv, D), kind dense only
   };

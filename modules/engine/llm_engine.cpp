@@ -20,7 +20,12 @@ namespace cblab {
 Engine::Engine(const ModelConfig& model, const EngineConfig& config)
     : config_(config),
       model_(model),
-      kv_(model_.kv_cache_config(config.kv_cache, config.num_blocks, config.block_size)),
+      kv_([&] {
+        KVCacheConfig kv = model_.kv_cache_config(config.kv_cache, config.num_blocks,
+                                                  config.block_size);
+        kv.prefix_caching = config.prefix_caching;
+        return kv;
+      }()),
       scheduler_({config.max_tokens_per_step, config.prefill_chunk_size, config.max_running,
                   config.policy, config.reserve_full_kv}) {
   metrics_.num_blocks = config.num_blocks;
@@ -115,8 +120,11 @@ StepRecord Engine::step() {
     record.compute_us = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - start).count();
 
-    // 4. Requests whose tokens are now all cached sample their next token.
+    // 4. Requests whose tokens are now all cached sample their next token. Blocks that just
+    //    became full join the prefix cache.
     sample_and_append(batch, out, record);
+    for (int i : batch.requests)
+      kv_.cache_full_blocks(i, requests_[i].all_tokens(), requests_[i].num_computed_tokens);
   }
 
   // 5. Finished requests leave the running set and give their blocks back.
@@ -130,6 +138,7 @@ StepRecord Engine::step() {
   record.blocks_freed.insert(record.blocks_freed.begin(), work.blocks_freed.begin(),
                              work.blocks_freed.end());
   record.preempted = std::move(work.preempted);
+  record.prefix_hits = std::move(work.prefix_hits);
   record.batch = std::move(batch);
   record.blocks = kv_.snapshot();
   record.num_running = static_cast<int>(scheduler_.running().size());
@@ -161,6 +170,10 @@ void Engine::note_times(StepRecord& record) {
   metrics_.num_computed_tokens += record.budget_used;
   metrics_.num_output_tokens += static_cast<int>(record.sampled.size());
   metrics_.max_blocks_used = std::max(metrics_.max_blocks_used, record.num_blocks_used_peak);
+  for (const PrefixHit& h : record.prefix_hits) {
+    metrics_.prefix_cache_query_tokens += h.num_tokens_queried;
+    metrics_.prefix_cache_hit_tokens += h.num_cached_tokens;
+  }
   for (const Preemption& p : record.preempted) {
     ++metrics_.num_preemptions;
     ++(p.reason == PreemptionReason::decode_needs_block ? metrics_.num_preemptions_decode

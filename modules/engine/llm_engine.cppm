@@ -9,7 +9,7 @@
 // Time: the engine's clock is the wall time spent inside step() (pauses between steps, in a
 // debugger or on the web page, do not count); time to first token and time per output token
 // are measured on it, and in steps.
-// Not here: prefix caching, parallel sampling (n > 1); threads or async serving.
+// Not here: parallel sampling (n > 1); threads or async serving.
 module;
 #include <cstdint>
 #include <functional>
@@ -35,6 +35,7 @@ struct EngineConfig {
   bool reserve_full_kv = true;  // true: admission reserves a request's whole life, never
                                 // preempts; false: admit when the blocks to compute now fit,
                                 // preempt (recompute) when a running request finds no block
+  bool prefix_caching = false;  // share cached full blocks of common prefixes (paged only)
 };
 
 // Totals over every step so far: what a serving engine reports.
@@ -48,10 +49,15 @@ struct EngineMetrics {
   int num_tokens_lost = 0;             // computed tokens dropped by preemptions (recomputed)
   int num_aborted = 0;
   int max_blocks_used = 0;             // most blocks in use at once (after a step's allocations)
+  int prefix_cache_query_tokens = 0;   // tokens of admitted requests looked up in the cache
+  int prefix_cache_hit_tokens = 0;     // of those, tokens found (K/V shared, not computed)
   int64_t busy_us = 0;                 // engine time: wall time inside step()
 
   double max_kv_utilization() const { return num_blocks ? double(max_blocks_used) / num_blocks : 0; }
   double tokens_per_s() const { return busy_us ? num_output_tokens * 1e6 / busy_us : 0; }
+  double prefix_cache_hit_rate() const {
+    return prefix_cache_query_tokens ? double(prefix_cache_hit_tokens) / prefix_cache_query_tokens : 0;
+  }
   double computed_tokens_per_s() const { return busy_us ? num_computed_tokens * 1e6 / busy_us : 0; }
 };
 
@@ -87,6 +93,9 @@ struct StepRecord {
   int num_blocks_used_peak = 0;         // blocks in use after the schedule's allocations
   int64_t step_us = 0;                  // wall time of the whole step, microseconds
   int64_t clock_us = 0;                 // engine time at the end of the step (sum of step_us)
+  // Prefix caching: admitted requests that looked up the cache (and how many tokens they found;
+  // blocks[b].is_cached and ref_count > 1 show the shared and the cached-but-free blocks).
+  std::vector<PrefixHit> prefix_hits;
 
   int num_decode_tokens() const { return static_cast<int>(decodes.size()); }
   int num_prefill_tokens() const { return budget_used - num_decode_tokens(); }

@@ -39,6 +39,8 @@ std::string format_step(const StepRecord& s) {
   for (const Preemption& p : s.preempted)
     line += std::format(" preempted=#{}(for #{}, {}, lost {} tokens)", p.request, p.needed_by,
                         to_string(p.reason), p.num_tokens_lost);
+  for (const PrefixHit& h : s.prefix_hits)
+    if (h.num_cached_tokens > 0) line += std::format(" cache_hit=#{}:{}", h.request, h.num_cached_tokens);
   if (!s.aborted.empty())
     line += std::format(" aborted=[{}]", join(std::span<const int>(s.aborted)));
   return line;
@@ -74,7 +76,7 @@ std::string format_block_pool(std::span<const BlockSnapshot> blocks, int block_s
   for (std::size_t b = 0; b < blocks.size(); ++b) {
     const BlockSnapshot& x = blocks[b];
     const std::string cell = x.ref_count == 0
-                                 ? std::string("free")
+                                 ? std::string(x.is_cached ? "free cached" : "free")
                                  : std::format("#{} {}/{}{}", x.owner, x.used_slots, block_size,
                                                x.ref_count > 1 ? std::format(" x{}", x.ref_count) : "");
     s += std::format("{:>4}:{:<14}", b, cell);

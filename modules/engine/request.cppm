@@ -11,6 +11,8 @@
 // K/V live (that is the KV cache's block table) nor when it runs (that is the scheduler).
 // Preemption (by recompute) keeps the tokens and drops the K/V: num_computed_tokens goes back
 // to 0 and the request waits again at the head of the queue.
+// With prefix caching, admission may find its first blocks cached: num_computed_tokens then
+// starts past them.
 // Not here: parallel sampling (n > 1), swapping K/V to host memory.
 module;
 #include <cstdint>
@@ -57,6 +59,7 @@ struct Request {
   int finish_step = -1;                // step in which the request finished
   int num_preemptions = 0;             // times its K/V were dropped to make room
   int arrived_step = -1;               // first step it could run: max(arrival_step, step added)
+  int num_cached_prompt_tokens = 0;    // prompt tokens found in the prefix cache at admission
   // Engine time (wall time spent inside Engine::step, microseconds) when the request arrived,
   // sampled its first token and finished; -1 = not yet.
   int64_t arrival_us = -1, first_token_us = -1, finish_us = -1;
@@ -88,6 +91,12 @@ struct Request {
   double tpot_ms() const {
     if (finish_us < 0 || num_output_tokens() < 2) return -1;
     return (finish_us - first_token_us) / 1e3 / (num_output_tokens() - 1);
+  }
+  // The whole sequence: prompt, then output. (N)
+  std::vector<int32_t> all_tokens() const {
+    std::vector<int32_t> t = spec.prompt_tokens;
+    t.insert(t.end(), output_tokens.begin(), output_tokens.end());
+    return t;
   }
   // Token at position p of the whole sequence (prompt, then output).
   int32_t token_at(int p) const {

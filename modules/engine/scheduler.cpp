@@ -136,13 +136,18 @@ Schedule Scheduler::schedule(int step, std::vector<Request>& requests, KVCache& 
     if (next == waiting_.end()) break;  // nobody has arrived yet
     const int i = *next;
     Request& r = requests[i];
-    const bool fits =
-        config_.reserve_full_kv
-            ? kv.blocks_needed(r.max_kv_tokens()) <=
-                  kv.pool().num_free_blocks() - blocks_promised(requests, kv)
-            : kv.blocks_needed(r.num_tokens()) <= kv.pool().num_free_blocks();
-    if (!fits) break;  // wait for blocks to be freed
+    // Cached leading blocks are not taken fresh; those on the free list still use free room.
+    const PrefixMatch hit = kv.match_prefix(r.all_tokens());
+    const int room = kv.pool().num_free_blocks() - hit.num_free_blocks -
+                     (config_.reserve_full_kv ? blocks_promised(requests, kv) : 0);
+    const int need = kv.blocks_needed(config_.reserve_full_kv ? r.max_kv_tokens() : r.num_tokens());
+    if (need - hit.num_blocks > room) break;  // wait for blocks to be freed
     waiting_.erase(next);
+    if (kv.config().prefix_caching) {  // a hit, or a miss: both count for the hit rate
+      r.num_computed_tokens = kv.take_prefix(i, hit);
+      s.prefix_hits.push_back({i, r.num_computed_tokens, r.num_tokens()});
+      if (r.num_preemptions == 0) r.num_cached_prompt_tokens = r.num_computed_tokens;
+    }
     if (config_.policy == SchedulePolicy::fcfs) {
       running_.push_back(i);
     } else {

@@ -23,6 +23,10 @@
 // Policies (SchedulerConfig::policy): fcfs orders the waiting queue by arrival_step and the
 // running set by admission; priority orders both by (priority, arrival_step, request index),
 // smaller priority first.
+// Prefix caching: at admission the KV cache is asked for the longest cached prefix of the
+// request's tokens; those blocks join its table (shared) and it starts computing after them.
+// Only the blocks it must take fresh, plus cached blocks it takes off the free list, count
+// against the room.
 // Not here: preempting running requests to admit a more important waiting one, swapping.
 module;
 #include <cstdint>
@@ -63,6 +67,13 @@ struct Preemption {
   int num_tokens_lost = 0; // its computed tokens whose K/V were dropped: recomputed later
 };
 
+// An admitted request whose first tokens were found in the prefix cache.
+struct PrefixHit {
+  int request = 0;
+  int num_cached_tokens = 0;  // tokens whose K/V it shares instead of computing
+  int num_tokens_queried = 0; // tokens it looked up (all of its tokens)
+};
+
 // What one step runs: one plain value.
 struct Schedule {
   int step = 0;
@@ -73,6 +84,7 @@ struct Schedule {
   std::vector<int32_t> blocks_allocated;   // block ids taken from the pool this step
   std::vector<Preemption> preempted;       // in the order they happened
   std::vector<int32_t> blocks_freed;       // block ids the preemptions returned to the pool
+  std::vector<PrefixHit> prefix_hits; // admitted requests that found cached blocks
   bool empty() const { return num_tokens == 0; }
 };
 

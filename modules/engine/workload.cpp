@@ -102,13 +102,14 @@ EngineConfig read_engine(const json& j) {
   if (j.is_null()) return e;
   check_object(j, "engine", {"max_tokens_per_step", "prefill_chunk_size", "kv_cache",
                              "block_size", "num_blocks", "max_running", "policy",
-                             "reserve_full_kv"});
+                             "reserve_full_kv", "prefix_caching"});
   read(j, "engine", "max_tokens_per_step", e.max_tokens_per_step);
   read(j, "engine", "prefill_chunk_size", e.prefill_chunk_size);
   read(j, "engine", "block_size", e.block_size);
   read(j, "engine", "num_blocks", e.num_blocks);
   read(j, "engine", "max_running", e.max_running);
   read(j, "engine", "reserve_full_kv", e.reserve_full_kv);
+  read(j, "engine", "prefix_caching", e.prefix_caching);
   if (j.contains("policy")) {
     const json& p = j["policy"];
     if (p == "fcfs") e.policy = SchedulePolicy::fcfs;
@@ -214,6 +215,7 @@ std::string result_json(const Engine& engine, int indent) {
               {"first_token_step", r.first_token_step},
               {"finish_step", r.finish_step},
               {"num_preemptions", r.num_preemptions},
+              {"cached_prompt_tokens", r.num_cached_prompt_tokens},
               {"ttft_steps", r.ttft_steps()},
               {"tpot_steps", r.tpot_steps()},
               {"ttft_ms", r.ttft_ms()},
@@ -230,6 +232,10 @@ std::string result_json(const Engine& engine, int indent) {
                                   m.num_preemptions_prefill}}},
       {"preempted_tokens_lost", m.num_tokens_lost},
       {"aborted", m.num_aborted},
+      {"prefix_cache_hit_rate", m.prefix_cache_hit_rate()},
+      {"prefix_cache_hit_tokens", m.prefix_cache_hit_tokens},
+      {"prefix_cache_query_tokens", m.prefix_cache_query_tokens},
+      {"prefix_cache_evictions", engine.kv_cache().pool().num_evictions()},
       {"max_kv_utilization", m.max_kv_utilization()},
       {"max_blocks_used", m.max_blocks_used},
       {"computed_tokens", m.num_computed_tokens},

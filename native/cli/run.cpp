@@ -63,6 +63,10 @@ void print_summary(const cblab::Engine& engine, const std::vector<cblab::StepRec
               "tokens lost; aborted %d\n",
               m.num_preemptions, m.num_preemptions_decode, m.num_preemptions_prefill,
               m.num_tokens_lost, m.num_aborted);
+  if (engine.config().prefix_caching)
+    std::printf("prefix cache: %d of %d admitted tokens found (hit rate %.0f%%), %d evictions\n",
+                m.prefix_cache_hit_tokens, m.prefix_cache_query_tokens,
+                100.0 * m.prefix_cache_hit_rate(), engine.kv_cache().pool().num_evictions());
 }
 
 }  // namespace
