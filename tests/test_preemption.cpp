@@ -54,6 +54,8 @@ void check_invariants(const cblab::Engine& engine, const cblab::StepRecord& s) {
              requests[i].state == cblab::RequestState::preempted));
   REQUIRE(s.budget_used <= s.budget);
   if (!s.preempted.empty()) REQUIRE(s.admitted.empty());  // no admission in a preempting step
+  // The conservative admission keeps its promise: nobody is ever preempted.
+  if (engine.config().reserve_full_kv) REQUIRE(s.preempted.empty());
   for (const auto& p : s.preempted) REQUIRE(p.num_tokens_lost >= 0);
 }
 

@@ -56,6 +56,8 @@ void check_invariants(const cblab::Engine& engine, const cblab::StepRecord& s) {
     if (s.blocks[b].ref_count != pool.ref_count(b)) FAIL("snapshot and pool disagree");
   }
   REQUIRE(num_free == pool.num_free_blocks());
+  // The conservative admission keeps its promise: nobody is ever preempted.
+  if (engine.config().reserve_full_kv) REQUIRE(s.preempted.empty());
   REQUIRE(static_cast<int>(holders.size()) + num_free == pool.num_blocks());
 }
 
