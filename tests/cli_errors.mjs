@@ -44,8 +44,7 @@ const archs = (() => {
 // [name, args, expected stderr (string: exact, RegExp: matched), options]
 const cases = [
   ['no subcommand', [], usage('A subcommand is required')],
-  // Names neither 'fly' nor the subcommands (docs/errors.md, Known gaps).
-  ['unknown subcommand', ['fly'], usage('A subcommand is required')],
+  ['unknown subcommand', ['fly'], "cblab: unknown command 'fly'; commands: info, run, bench, demo\n"],
   ['run without a workload', ['run'], usage('workload is required')],
   ['run: unknown option', ['run', good, '--frobnicate'], usage('The following argument was not expected: --frobnicate')],
   ['run: --out without a value', ['run', good, '--out'], usage('--out: 1 required TEXT missing')],

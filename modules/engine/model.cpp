@@ -185,6 +185,39 @@ ForwardOutput TinyLLM::forward_sequence(std::span<const int32_t> tokens) const {
              });
 }
 
+std::vector<float> TinyLLM::attention_weights(std::span<const int32_t> tokens, int layer) const {
+  if (layer < 0 || layer >= config_.n_layers)
+    throw ConfigError("layer", std::to_string(layer), std::format("0..{}", config_.n_layers - 1));
+  const int S = static_cast<int>(tokens.size());
+  const int H = config_.n_heads, Hkv = config_.n_kv_heads, D = config_.resolved_head_dim();
+  const auto shape = attention_shape(config_);
+  std::vector<float> weights(static_cast<std::size_t>(H) * S * S, 0.f);  // (H, S, S)
+  std::vector<int32_t> positions(S);
+  std::iota(positions.begin(), positions.end(), 0);
+  const int32_t last = S - 1;
+  run(tokens, positions, std::span(&last, 1),
+      [&](int l, std::span<const float> q, std::span<const float> k, std::span<const float> v,
+          std::span<float> out) {
+        if (l == layer)
+          for (int h = 0; h < H; ++h)
+            for (int i = 0; i < S; ++i) {
+              // Scores of query i against keys 0..i (its KV head is h / (H / Hkv)), then the
+              // same stable softmax as the reference; keys after i keep weight exactly 0.
+              float* row = &weights[(static_cast<std::size_t>(h) * S + i) * S];
+              const float* qi = &q[(static_cast<std::size_t>(i) * H + h) * D];
+              for (int j = 0; j <= i; ++j) {
+                const float* kj = &k[(static_cast<std::size_t>(j) * Hkv + h / (H / Hkv)) * D];
+                float dot = 0.f;
+                for (int d = 0; d < D; ++d) dot += qi[d] * kj[d];
+                row[j] = dot * shape.scale;
+              }
+              ck::softmax_reference(std::span(row, i + 1), 1, i + 1);
+            }
+        ck::attention_dense_causal(q, k, v, out, S, shape);
+      });
+  return weights;
+}
+
 ForwardOutput TinyLLM::forward(const Batch& batch, KVCache& kv) const {
   if (kv.config().kind == KVCacheKind::dense) return forward_prefill_ragged(batch, kv);
   const auto shape = attention_shape(config_);

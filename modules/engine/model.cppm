@@ -71,6 +71,12 @@ class TinyLLM {
   ForwardOutput forward_prefill_ragged(const Batch& batch, KVCache& kv) const;
   ForwardOutput forward_decode(const Batch& batch, KVCache& kv) const;
   ForwardOutput forward_sequence(std::span<const int32_t> tokens) const;  // R = 1
+  // The attention weights of one layer over a whole sequence (the dense causal path):
+  // weights (H, S, S); row i of head h sums to 1 over keys 0..i and is exactly 0 after i.
+  // Because batched equals alone, these are the weights the fused step gives a request's new
+  // tokens, whatever its chunking: the page draws them for any step. Throws ConfigError
+  // ("layer") for a layer outside 0..L-1.
+  std::vector<float> attention_weights(std::span<const int32_t> tokens, int layer) const;
 
   // The KV cache shape this model needs.
   KVCacheConfig kv_cache_config(KVCacheKind kind, int num_blocks, int block_size) const;

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
 #include "commands.hpp"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,19 @@ int main(int argc, char** argv) {
   cli::register_bench(app);
   cli::register_demo(app);
 
+  // CLI11 reads an unknown first word as a missing subcommand; name the word and the choices.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      known |= sub->get_name() == argv[1];
+    }
+    if (!known) {
+      std::fprintf(stderr, "cblab: unknown command '%s'; commands: %s\n", argv[1], names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,7 +16,7 @@ test('the page starts on the chat scenario with the wasm kernels and draws every
     assert.equal(s.num_requests, 24, 'the chat scenario has 24 requests');
     assert.equal(s.step, -1, 'nothing has run yet');
     for (const title of ['Controls', 'Workload', 'Schedule timeline', 'Ragged batch', 'Paged KV cache',
-                         'Requests', 'Metrics', 'Log'])
+                         'Requests', 'Attention', 'Metrics', 'Log'])
       assert.ok(s.widgets[`window.${title}`], `the ${title} panel is drawn`);
 
     // Run a few steps so the picture has content, then a full-page screenshot for the README.

@@ -41,6 +41,19 @@ test('step, step back, select a step on the timeline, hover a block and the mask
       assert.deepEqual(s.selected.block_tables[String(req)].slice(0, used), fromBatch, `block table of #${req}`);
     });
 
+    // The Attention panel shows the selected step's first row: its new tokens over every key
+    // it may see; rows are softmax rows (sum 1) and masked keys carry exactly 0.
+    const a = s.geometry.attention;
+    assert.equal(a.step, 2);
+    assert.equal(a.request, b.requests[0]);
+    const row0 = b.positions.filter((_, t) => b.token_request[t] === a.request);
+    assert.equal(a.num_queries, row0.length);
+    assert.equal(a.first_position, Math.min(...row0));
+    assert.equal(a.num_keys, Math.max(...row0) + 1, 'keys: the cached prefix and the new tokens');
+    assert.ok(a.max_row_sum_error < 1e-5, `rows sum to 1 (error ${a.max_row_sum_error})`);
+    assert.equal(a.masked_nonzero, 0, 'masked keys get exactly zero weight');
+    assertNotBlank(await windowShot(page, 'Attention', 'panel-attention'));
+
     // Hover a block the first batch request owns: the app reports the block and its owner.
     const req = b.requests[0], block = s.selected.block_tables[String(req)][0];
     const kv = s.geometry.kv;

@@ -120,11 +120,13 @@ void App::draw() {
   batch_.draw(session_, view_);
   place(left + W * 0.5f, row1, W * 0.5f, row2);
   kv_.draw(session_, view_);
-  place(left, row1 + row2, W * 0.45f, row3);
+  place(left, row1 + row2, W * 0.34f, row3);
   requests_.draw(session_, view_);
-  place(left + W * 0.45f, row1 + row2, W * 0.25f, row3);
+  place(left + W * 0.34f, row1 + row2, W * 0.24f, row3);
+  attention_.draw(session_, view_);
+  place(left + W * 0.58f, row1 + row2, W * 0.20f, row3);
   metrics_.draw(session_, view_);
-  place(left + W * 0.70f, row1 + row2, W * 0.30f, row3);
+  place(left + W * 0.78f, row1 + row2, W * 0.22f, row3);
   log_.draw(session_, view_);
   relayout_ = false;
 

@@ -29,6 +29,7 @@ export import :paged_kv;
 export import :requests_table;
 export import :metrics;
 export import :log;
+export import :attention;
 
 export namespace cblab::ui {
 
@@ -65,6 +66,7 @@ class App {
   RequestsPanel requests_;
   MetricsPanel metrics_;
   LogPanel log_;
+  AttentionPanel attention_;
 
   std::uint64_t frames_ = 0;
   double draw_ms_ = 0.;          // time App::draw takes (the UI's CPU cost), moving average
