@@ -96,7 +96,8 @@ for (const [name, args, expected, options = {}] of cases) {
 }
 
 // Not an error: a bad CBLAB_ARCH warns, names the choices and falls back (exit 0).
-{
+// Natively only: the wasm CLI (cblab.js under Node) does not see the process environment.
+if (command.length === 1) {
   const r = spawnSync(command[0], [...command.slice(1), 'info'], { encoding: 'utf8', env: { ...process.env, CBLAB_ARCH: 'avx9000' } });
   const expected = `cblab: CBLAB_ARCH='avx9000' is not runnable here (choices: ${archs.join(', ')}); using ${archs[0]}\n`;
   if (r.status === 0 && r.stderr === expected) {
@@ -106,6 +107,8 @@ for (const [name, args, expected, options = {}] of cases) {
     ++failed;
     console.log(`FAIL  CBLAB_ARCH not runnable: exit ${r.status}, stderr:\n${r.stderr}expected:\n${expected}`);
   }
+} else {
+  console.log('skip  CBLAB_ARCH not runnable: the wasm CLI does not read the environment');
 }
 
 fs.rmSync(dir, { recursive: true, force: true });
