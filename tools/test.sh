@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tools/test.sh — runs every cb-lab test on a fresh machine, set-up included:
 #   1. native   (clang-19 + libc++, Release): Catch2 through ctest
-#   2. wasm     (Emscripten, simd128): the same Catch2 sources under Node through ctest
-#   3. browser  (the page in headless Chromium, driven by playwright-core)
-#   4. docs     every runnable command, path and name in docs/ (tools/check-docs.mjs)
+#   2. docs     every runnable command, path and name in docs/ (tools/check-docs.mjs)
+#   3. wasm     (Emscripten, simd128): the same Catch2 sources under Node through ctest
+#   4. browser  (the page in headless Chromium, driven by playwright-core)
 #   5. native-debug (AddressSanitizer + UndefinedBehaviorSanitizer): the native tests again,
 #               and the fuzzer over the engine's invariants for a bounded time
 # Each stage prints its runner's own summary; the last line totals them all.
@@ -36,7 +36,9 @@ ctest_stage() {
     failed_stages+=("$name (build)"); total_fail=$((total_fail + 1)); timer_end "$name"; return
   fi
   banner "$name: ctest"
-  ctest --preset "$preset" 2>&1 | tee "$log_dir/$name-ctest.log" | grep -vE '^\s+Start ' 
+  # Tests are independent single-process runs: two at a time keeps both cores busy (the
+  # fuzzer's fixed 60 s and the embed example's install + build overlap the Catch2 areas).
+  ctest --preset "$preset" -j "$JOBS" 2>&1 | tee "$log_dir/$name-ctest.log" | grep -vE '^\s+Start ' 
   local rc=${PIPESTATUS[0]}
   local line; line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log_dir/$name-ctest.log" | tail -n1)
   local n_total n_fail
