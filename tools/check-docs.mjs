@@ -41,6 +41,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const TWINS_REQUIRED = [
   'docs/get_started.md', 'docs/architecture.md', 'docs/continuous_batching.md',
   'docs/principle_recipes.md', 'docs/learning_plan.md', 'docs/interview_questions.md',
+  'docs/web_page.md', 'docs/api.md', 'docs/kernels.md', 'docs/workload_format.md', 'docs/errors.md',
   ...Array.from({ length: 9 }, (_, i) => `docs/learning_materials/phase${i}.md`),
 ];
 const PATH_ROOTS = ['modules', 'web', 'native', 'tests', 'tools', 'docs', 'cmake'];
