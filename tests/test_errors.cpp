@@ -316,7 +316,7 @@ TEST_CASE("errors: workload keys that are not known", "[errors]") {
   check_workload_rejected(
       R"({"requests": [{"prompt": "x", "max_tokens": 3}]})",
       "requests[0].max_tokens = 3: allowed one of the keys {id, prompt, prompt_tokens, "
-      "max_new_tokens, stop_tokens, arrival_step, priority, temperature, top_k, top_p, seed}");
+      "max_new_tokens, stop_tokens, arrival_step, priority, temperature, top_k, top_p, seed, n}");
 }
 
 TEST_CASE("errors: workload sections of the wrong type", "[errors]") {

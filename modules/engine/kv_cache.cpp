@@ -240,6 +240,36 @@ void KVCache::cache_full_blocks(int request, std::span<const int32_t> tokens,
   }
 }
 
+// [KVCache: parallel sampling] ----------------------------------------------------------------
+
+int KVCache::share_blocks(int request, int donor, int num_blocks) {
+  const int num_tokens = num_blocks * config_.block_size;
+  entry(std::max(request, donor));  // grows requests_ once, so the references below stay valid
+  PerRequest& r = requests_[request];
+  const PerRequest& from = requests_[donor];
+  assert(r.block_table.empty() && "blocks are shared at admission, into an empty table");
+  assert(static_cast<int>(from.block_table.size()) >= num_blocks && from.num_tokens >= num_tokens &&
+         "the donor holds the shared blocks");
+  for (int k = 0; k < num_blocks; ++k) {
+    pool_.retain(from.block_table[k]);
+    r.block_table.push_back(from.block_table[k]);
+  }
+  // Their chained hashes too, so prefix caching does not register them again.
+  const auto num_hashes = std::min<std::size_t>(from.block_hashes.size(), num_blocks);
+  r.block_hashes.assign(from.block_hashes.begin(), from.block_hashes.begin() + num_hashes);
+  r.num_tokens = num_tokens;
+  if (config_.kind == KVCacheKind::dense) {  // contiguous per request: copy the rows
+    const std::size_t floats = static_cast<std::size_t>(num_tokens) * row_size();
+    r.dense_k.resize(config_.num_layers);
+    r.dense_v.resize(config_.num_layers);
+    for (int l = 0; l < config_.num_layers; ++l) {
+      r.dense_k[l].assign(from.dense_k[l].begin(), from.dense_k[l].begin() + floats);
+      r.dense_v[l].assign(from.dense_v[l].begin(), from.dense_v[l].begin() + floats);
+    }
+  }
+  return num_tokens;
+}
+
 // [KVCache: storage] --------------------------------------------------------------------------
 
 void KVCache::write(int layer, int request, int position, std::span<const float> k_row,

@@ -19,7 +19,11 @@
 // A released cached block keeps its hash on the free list and can still be hit; allocation
 // takes the least recently released block first and evicts its hash (LRU). Blocks of a
 // request are released last block first, so the end of a prefix is evicted before its start.
-// Not here: swapping to host memory, copy-on-write of partial blocks (parallel sampling).
+// Parallel sampling shares blocks the same way, without a hash lookup: a sample takes the full
+// prompt blocks of a running sibling into its table (share_blocks) and computes the rest of the
+// prompt, at least its last token, into blocks of its own. Again only full blocks are shared
+// and nobody writes into them: no copy-on-write.
+// Not here: swapping to host memory, copy-on-write of partial blocks.
 //
 // Shape letters: NB blocks in the pool, B block_size, Hkv key/value heads, D head_dim,
 // C context length of one request (tokens with K/V), L layers.
@@ -135,6 +139,12 @@ class KVCache {
   int take_prefix(int request, const PrefixMatch& match);
   // After a forward pass: registers every full block of `request` whose K/V are all computed.
   void cache_full_blocks(int request, std::span<const int32_t> tokens, int num_computed_tokens);
+  // [parallel sampling]
+  // Puts the first num_blocks blocks of `donor`'s table at the start of `request`'s empty
+  // table (ref count + 1 each: now shared) and returns the number of tokens they hold (now
+  // computed). The donor must hold their K/V. Kind dense has no blocks to point at: it copies
+  // the donor's first K/V rows instead (the block accounting is the same for both kinds).
+  int share_blocks(int request, int donor, int num_blocks);
   const BlockPool& pool() const { return pool_; }
   const KVCacheConfig& config() const { return config_; }
 

@@ -59,6 +59,9 @@ int Engine::add_request(RequestSpec spec) {
   if (sp.top_k < 0) throw RequestError("top_k", std::to_string(sp.top_k), ">= 0 (0 = all tokens)");
   if (!(sp.top_p > 0 && sp.top_p <= 1))
     throw RequestError("top_p", std::format("{}", sp.top_p), "0 < top_p <= 1 (1 = all tokens)");
+  if (spec.n < 1 || spec.n > kMaxSamples)
+    throw RequestError("n", std::to_string(spec.n),
+                       std::format("1..{} (samples of the request)", kMaxSamples));
 
   Request r{.spec = std::move(spec)};
   const int blocks = kv_.blocks_needed(r.max_kv_tokens());
@@ -72,8 +75,16 @@ int Engine::add_request(RequestSpec spec) {
 
   const int index = static_cast<int>(requests_.size());
   r.arrived_step = std::max(r.spec.arrival_step, step_);
-  requests_.push_back(std::move(r));
-  scheduler_.add(index, requests_);
+  r.first_sample = index;
+  // Parallel sampling: one sequence per sample, each with its own stream (vLLM: seed + k).
+  const uint64_t seed = r.spec.sampling.seed;
+  for (int k = 0; k < r.spec.n; ++k) {
+    Request sample = r;
+    sample.sample_index = k;
+    sample.spec.sampling.seed = seed + static_cast<uint64_t>(k);
+    requests_.push_back(std::move(sample));
+    scheduler_.add(index + k, requests_);
+  }
   return index;
 }
 
@@ -81,19 +92,23 @@ bool Engine::abort(std::string_view id) {
   const auto it = std::ranges::find_if(requests_, [&](const Request& r) { return r.spec.id == id; });
   if (it == requests_.end())
     throw RequestError("id", std::format("\"{}\"", id), "the id of a request added before");
-  Request& r = *it;
-  if (r.is_finished()) return false;
-  const int i = static_cast<int>(it - requests_.begin());
-  scheduler_.remove(i);
-  const auto freed = kv_.free(i);  // nothing for a waiting or preempted request
-  aborted_blocks_.insert(aborted_blocks_.end(), freed.begin(), freed.end());
-  aborted_.push_back(i);
-  r.state = RequestState::finished;
-  r.finish_reason = FinishReason::abort;
-  r.finish_step = step_;  // reported by the next step's record
-  r.finish_us = clock_us_;
-  ++metrics_.num_aborted;
-  return true;
+  bool aborted = false;
+  const int first = static_cast<int>(it - requests_.begin());
+  for (int i = first; i < first + it->spec.n; ++i) {  // every sample of the request
+    Request& r = requests_[i];
+    if (r.is_finished()) continue;
+    scheduler_.remove(i);
+    const auto freed = kv_.free(i);  // nothing for a waiting or preempted request
+    aborted_blocks_.insert(aborted_blocks_.end(), freed.begin(), freed.end());
+    aborted_.push_back(i);
+    r.state = RequestState::finished;
+    r.finish_reason = FinishReason::abort;
+    r.finish_step = step_;  // reported by the next step's record
+    r.finish_us = clock_us_;
+    ++metrics_.num_aborted;
+    aborted = true;
+  }
+  return aborted;
 }
 
 StepRecord Engine::step() {
@@ -139,6 +154,7 @@ StepRecord Engine::step() {
                              work.blocks_freed.end());
   record.preempted = std::move(work.preempted);
   record.prefix_hits = std::move(work.prefix_hits);
+  record.prompt_shares = std::move(work.prompt_shares);
   record.batch = std::move(batch);
   record.blocks = kv_.snapshot();
   record.num_running = static_cast<int>(scheduler_.running().size());

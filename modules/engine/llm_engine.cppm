@@ -9,7 +9,11 @@
 // Time: the engine's clock is the wall time spent inside step() (pauses between steps, in a
 // debugger or on the web page, do not count); time to first token and time per output token
 // are measured on it, and in steps.
-// Not here: parallel sampling (n > 1); threads or async serving.
+// Parallel sampling (RequestSpec::n > 1, vLLM v1's design): add_request fans a request out into
+// n sequences at consecutive indices, sample k seeded with seed + k; they share the prompt's
+// full KV blocks (see :scheduler) and are otherwise scheduled, preempted, sampled and counted
+// one by one. abort(id) aborts them all.
+// Not here: threads or async serving.
 module;
 #include <cstdint>
 #include <functional>
@@ -47,7 +51,7 @@ struct EngineMetrics {
   int num_preemptions_decode = 0;      // by reason: a decode found no free block
   int num_preemptions_prefill = 0;     // by reason: a prefill chunk found no free block
   int num_tokens_lost = 0;             // computed tokens dropped by preemptions (recomputed)
-  int num_aborted = 0;
+  int num_aborted = 0;                 // sequences aborted (each sample of a request counts)
   int max_blocks_used = 0;             // most blocks in use at once (after a step's allocations)
   int prefix_cache_query_tokens = 0;   // tokens of admitted requests looked up in the cache
   int prefix_cache_hit_tokens = 0;     // of those, tokens found (K/V shared, not computed)
@@ -96,6 +100,9 @@ struct StepRecord {
   // Prefix caching: admitted requests that looked up the cache (and how many tokens they found;
   // blocks[b].is_cached and ref_count > 1 show the shared and the cached-but-free blocks).
   std::vector<PrefixHit> prefix_hits;
+  // Parallel sampling: admitted samples that share a sibling's full prompt blocks (the shared
+  // blocks show ref_count > 1 in blocks while the samples run).
+  std::vector<PromptShare> prompt_shares;
 
   int num_decode_tokens() const { return static_cast<int>(decodes.size()); }
   int num_prefill_tokens() const { return budget_used - num_decode_tokens(); }
@@ -106,14 +113,16 @@ class Engine {
   // Throws ConfigError (model.* or engine.* field) for a bad configuration.
   Engine(const ModelConfig& model, const EngineConfig& config);
 
-  // Queues a request; returns its index (the number every StepRecord uses). Throws
-  // RequestError, adding nothing, for an empty or duplicate id, an empty prompt, a token
-  // outside the vocabulary, a negative max_new_tokens or arrival_step, bad sampling
-  // parameters, or a request whose KV could never fit in the pool.
+  // Queues a request; returns its index (the number every StepRecord uses). With n > 1 its
+  // samples take the indices index .. index + n - 1. Throws RequestError, adding nothing, for
+  // an empty or duplicate id, an empty prompt, a token outside the vocabulary, a negative
+  // max_new_tokens or arrival_step, bad sampling parameters, n outside 1..kMaxSamples, or a
+  // request whose KV could never fit in the pool.
   int add_request(RequestSpec spec);
-  // Aborts a waiting, preempted or running request: it finishes with reason abort and gives
-  // its blocks back now (reported in the next StepRecord's aborted and blocks_freed). Returns
-  // false if it had already finished; throws RequestError for an unknown id.
+  // Aborts a waiting, preempted or running request (every sample of it): it finishes with
+  // reason abort and gives its blocks back now (reported in the next StepRecord's aborted and
+  // blocks_freed). Returns false if it had already finished; throws RequestError for an
+  // unknown id.
   bool abort(std::string_view id);
   // One step of continuous batching (see the file comment).
   StepRecord step();

@@ -21,10 +21,14 @@ std::string join(std::span<const T> values) {
 
 // [step log line] -----------------------------------------------------------------------------
 
-std::string format_step(const StepRecord& s) {
+std::string format_step(const StepRecord& s, std::span<const Request> requests) {
+  auto label = [&](int i) {
+    const bool is_sample = i >= 0 && i < static_cast<int>(requests.size()) && requests[i].spec.n > 1;
+    return is_sample ? std::format("#{}({})", i, requests[i].name()) : std::format("#{}", i);
+  };
   std::string chunks;
   for (const PrefillChunk& c : s.prefills)
-    chunks += std::format("{}#{}[{}:{})", chunks.empty() ? "" : " ", c.request, c.start,
+    chunks += std::format("{}{}[{}:{})", chunks.empty() ? "" : " ", label(c.request), c.start,
                           c.start + c.len);
   const int num_free = static_cast<int>(
       std::ranges::count_if(s.blocks, [](const BlockSnapshot& b) { return b.ref_count == 0; }));
@@ -37,19 +41,27 @@ std::string format_step(const StepRecord& s) {
       s.compute_us);
   // Only when they happen, so the common line stays short.
   for (const Preemption& p : s.preempted)
-    line += std::format(" preempted=#{}(for #{}, {}, lost {} tokens)", p.request, p.needed_by,
-                        to_string(p.reason), p.num_tokens_lost);
+    line += std::format(" preempted={}(for {}, {}, lost {} tokens)", label(p.request),
+                        label(p.needed_by), to_string(p.reason), p.num_tokens_lost);
   for (const PrefixHit& h : s.prefix_hits)
-    if (h.num_cached_tokens > 0) line += std::format(" cache_hit=#{}:{}", h.request, h.num_cached_tokens);
-  if (!s.aborted.empty())
-    line += std::format(" aborted=[{}]", join(std::span<const int>(s.aborted)));
+    if (h.num_cached_tokens > 0)
+      line += std::format(" cache_hit={}:{}", label(h.request), h.num_cached_tokens);
+  for (const PromptShare& p : s.prompt_shares)
+    line += std::format(" shares={}<-{}:{} blocks", label(p.request), label(p.donor), p.num_blocks);
+  const auto num_shared = std::ranges::count_if(s.blocks, [](const BlockSnapshot& b) { return b.ref_count > 1; });
+  if (num_shared > 0) line += std::format(" shared_blocks={}", num_shared);
+  if (!s.aborted.empty()) {
+    std::string names;
+    for (int i : s.aborted) names += std::format("{}{}", names.empty() ? "" : " ", label(i).substr(1));
+    line += std::format(" aborted=[{}]", names);
+  }
   return line;
 }
 
 // [requests] ----------------------------------------------------------------------------------
 
 std::string format_request(const Request& r, int index) {
-  std::string s = std::format("#{} {} {} prompt={} computed={} output={}/{}", index, r.spec.id,
+  std::string s = std::format("#{} {} {} prompt={} computed={} output={}/{}", index, r.name(),
                               to_string(r.state), r.num_prompt_tokens(), r.num_computed_tokens,
                               r.num_output_tokens(), r.spec.max_new_tokens);
   if (r.num_preemptions > 0) s += std::format(" preemptions={}", r.num_preemptions);

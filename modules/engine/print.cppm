@@ -21,7 +21,9 @@ import :llm_engine;
 
 export namespace cblab {
 
-std::string format_step(const StepRecord& record);
+// With the engine's requests, a sample of a request with n > 1 is shown by index and name:
+// "#2(r0#1)" (request r0, sample 1); without them, or for n = 1, by index alone: "#2".
+std::string format_step(const StepRecord& record, std::span<const Request> requests = {});
 std::string format_request(const Request& request, int index);
 std::string format_requests(const std::vector<Request>& requests);
 std::string format_block_pool(std::span<const BlockSnapshot> blocks, int block_size);

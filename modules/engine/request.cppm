@@ -13,9 +13,13 @@
 // to 0 and the request waits again at the head of the queue.
 // With prefix caching, admission may find its first blocks cached: num_computed_tokens then
 // starts past them.
-// Not here: parallel sampling (n > 1), swapping K/V to host memory.
+// Parallel sampling (RequestSpec::n > 1): the engine fans a request out into n Requests, one
+// per sample (a "sequence" in vLLM's words), at consecutive indices; they share the request's
+// id and differ in sample_index and seed. See :scheduler for how they share prompt blocks.
+// Not here: swapping K/V to host memory, beam search.
 module;
 #include <cstdint>
+#include <format>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +42,9 @@ struct SamplingParams {
   bool is_greedy() const { return temperature == 0.f; }
 };
 
+// Most samples one request may ask for (RequestSpec::n): a lab limit, not a principle.
+constexpr int kMaxSamples = 64;
+
 // What a caller asks for. Token ids index the model's vocabulary (bytes by default).
 struct RequestSpec {
   std::string id;                      // unique name, e.g. "r0"
@@ -47,6 +54,8 @@ struct RequestSpec {
   int arrival_step = 0;                // not admitted before this step
   int priority = 0;                    // policy "priority": smaller runs first (as in vLLM)
   SamplingParams sampling;             // greedy unless temperature > 0
+  int n = 1;                           // samples drawn from the prompt (parallel sampling):
+                                       // sample k draws with seed + k, as in vLLM
 };
 
 struct Request {
@@ -60,10 +69,16 @@ struct Request {
   int num_preemptions = 0;             // times its K/V were dropped to make room
   int arrived_step = -1;               // first step it could run: max(arrival_step, step added)
   int num_cached_prompt_tokens = 0;    // prompt tokens found in the prefix cache at admission
+  int first_sample = 0;                // parallel sampling: index of sample 0 of its request;
+  int sample_index = 0;                // this is sample k (its samples: first_sample + 0..n-1)
   // Engine time (wall time spent inside Engine::step, microseconds) when the request arrived,
   // sampled its first token and finished; -1 = not yet.
   int64_t arrival_us = -1, first_token_us = -1, finish_us = -1;
 
+  // How the CLI and the trace name it: the id, and "id#k" for sample k when n > 1 ("r0#1").
+  std::string name() const {
+    return spec.n > 1 ? std::format("{}#{}", spec.id, sample_index) : spec.id;
+  }
   int num_prompt_tokens() const { return static_cast<int>(spec.prompt_tokens.size()); }
   int num_output_tokens() const { return static_cast<int>(output_tokens.size()); }
   int num_tokens() const { return num_prompt_tokens() + num_output_tokens(); }

@@ -37,6 +37,33 @@ Scheduler::Scheduler(const SchedulerConfig& config) : config_(config) {
     throw ConfigError("engine.max_running", std::to_string(config.max_running), ">= 1");
 }
 
+namespace {
+// Parallel sampling: what sample i can share at admission.
+struct SiblingShare {
+  int donor = -1;       // a running sibling holding the blocks; -1 = nobody to share with
+  int num_blocks = 0;   // full prompt blocks to share
+  bool wait = false;    // a running sibling is still computing them: wait, do not compute twice
+};
+
+SiblingShare sibling_share(int i, const std::vector<Request>& requests, const KVCache& kv) {
+  const Request& r = requests[i];
+  // Full blocks of the prompt, leaving at least the last token to compute (its logits are
+  // needed): (P - 1) / B at first, P / B after a preemption (outputs follow the prompt).
+  const int num_blocks =
+      std::min(r.num_prompt_tokens(), r.num_tokens() - 1) / kv.config().block_size;
+  if (r.spec.n == 1 || num_blocks == 0) return {};
+  bool sibling_running = false;
+  for (int j = r.first_sample; j < r.first_sample + r.spec.n; ++j) {
+    const Request& sibling = requests[j];
+    if (j == i || !sibling.is_running()) continue;
+    if (sibling.num_computed_tokens >= num_blocks * kv.config().block_size)
+      return {.donor = j, .num_blocks = num_blocks};
+    sibling_running = true;
+  }
+  return {.wait = sibling_running};
+}
+}  // namespace
+
 bool Scheduler::runs_before(int a, int b, const std::vector<Request>& requests) const {
   const RequestSpec& x = requests[a].spec;
   const RequestSpec& y = requests[b].spec;
@@ -131,19 +158,26 @@ Schedule Scheduler::schedule(int step, std::vector<Request>& requests, KVCache& 
   //    cannot go. Not in a step that preempted: the pool just proved too small.
   while (s.preempted.empty() && budget > 0 &&
          static_cast<int>(running_.size()) < config_.max_running) {
-    const auto next = std::ranges::find_if(
-        waiting_, [&](int i) { return requests[i].spec.arrival_step <= step; });
-    if (next == waiting_.end()) break;  // nobody has arrived yet
+    // A sample whose sibling is still computing the shared prompt blocks is passed over.
+    const auto next = std::ranges::find_if(waiting_, [&](int i) {
+      return requests[i].spec.arrival_step <= step && !sibling_share(i, requests, kv).wait;
+    });
+    if (next == waiting_.end()) break;  // nobody has arrived yet (or can go yet)
     const int i = *next;
     Request& r = requests[i];
-    // Cached leading blocks are not taken fresh; those on the free list still use free room.
-    const PrefixMatch hit = kv.match_prefix(r.all_tokens());
+    // Blocks shared with a sibling or found in the cache are not taken fresh; cached blocks on
+    // the free list still use free room.
+    const SiblingShare share = sibling_share(i, requests, kv);
+    const PrefixMatch hit = share.donor >= 0 ? PrefixMatch{} : kv.match_prefix(r.all_tokens());
     const int room = kv.pool().num_free_blocks() - hit.num_free_blocks -
                      (config_.reserve_full_kv ? blocks_promised(requests, kv) : 0);
     const int need = kv.blocks_needed(config_.reserve_full_kv ? r.max_kv_tokens() : r.num_tokens());
-    if (need - hit.num_blocks > room) break;  // wait for blocks to be freed
+    if (need - hit.num_blocks - share.num_blocks > room) break;  // wait for blocks to be freed
     waiting_.erase(next);
-    if (kv.config().prefix_caching) {  // a hit, or a miss: both count for the hit rate
+    if (share.donor >= 0) {
+      r.num_computed_tokens = kv.share_blocks(i, share.donor, share.num_blocks);
+      s.prompt_shares.push_back({i, share.donor, share.num_blocks});
+    } else if (kv.config().prefix_caching) {  // a hit, or a miss: both count for the hit rate
       r.num_computed_tokens = kv.take_prefix(i, hit);
       s.prefix_hits.push_back({i, r.num_computed_tokens, r.num_tokens()});
       if (r.num_preemptions == 0) r.num_cached_prompt_tokens = r.num_computed_tokens;

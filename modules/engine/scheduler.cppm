@@ -27,6 +27,16 @@
 // request's tokens; those blocks join its table (shared) and it starts computing after them.
 // Only the blocks it must take fresh, plus cached blocks it takes off the free list, count
 // against the room.
+// Parallel sampling (RequestSpec::n > 1; vLLM v1's design): a request is n sequences, one per
+// sample, scheduled like any request. They share the prompt's full blocks by reference count:
+// a sample is admitted into the first (P - 1) / B blocks of a running sibling that has
+// computed them (with prefix caching on or off), and computes the rest of the prompt — at least
+// its last token, whose logits it samples from — into blocks of its own. Only full blocks are
+// shared and every sequence writes only past them, so no block is ever written while shared
+// and nothing is copied (vLLM's rule). A sample whose sibling is still computing those blocks
+// waits for it (without holding up the requests queued behind it); a sample with no running
+// sibling computes the prompt itself (or finds it in the prefix cache). A preempted sample is
+// re-admitted the same way and recomputes only what it does not share.
 // Not here: preempting running requests to admit a more important waiting one, swapping.
 module;
 #include <cstdint>
@@ -74,6 +84,13 @@ struct PrefixHit {
   int num_tokens_queried = 0; // tokens it looked up (all of its tokens)
 };
 
+// An admitted sample that shares the full prompt blocks of a running sibling (parallel sampling).
+struct PromptShare {
+  int request = 0;     // the admitted sample
+  int donor = 0;       // the sibling whose block table it shares
+  int num_blocks = 0;  // leading blocks shared (ref count + 1 each); their tokens count as computed
+};
+
 // What one step runs: one plain value.
 struct Schedule {
   int step = 0;
@@ -85,6 +102,7 @@ struct Schedule {
   std::vector<Preemption> preempted;       // in the order they happened
   std::vector<int32_t> blocks_freed;       // block ids the preemptions returned to the pool
   std::vector<PrefixHit> prefix_hits; // admitted requests that found cached blocks
+  std::vector<PromptShare> prompt_shares;  // admitted samples that share a sibling's blocks
   bool empty() const { return num_tokens == 0; }
 };
 

@@ -128,7 +128,8 @@ EngineConfig read_engine(const json& j) {
 RequestSpec read_request(const json& j, std::size_t index) {
   const std::string path = std::format("requests[{}]", index);
   check_object(j, path, {"id", "prompt", "prompt_tokens", "max_new_tokens", "stop_tokens",
-                         "arrival_step", "priority", "temperature", "top_k", "top_p", "seed"});
+                         "arrival_step", "priority", "temperature", "top_k", "top_p", "seed",
+                         "n"});
   RequestSpec r;
   r.id = std::format("r{}", index);
   if (j.contains("id")) {
@@ -151,6 +152,7 @@ RequestSpec read_request(const json& j, std::size_t index) {
   read(j, path, "top_k", r.sampling.top_k);
   read(j, path, "top_p", r.sampling.top_p);
   read(j, path, "seed", r.sampling.seed);
+  read(j, path, "n", r.n);
   if (j.contains("stop_tokens")) r.stop_tokens = read_tokens(j["stop_tokens"], path + ".stop_tokens");
   return r;
 }
@@ -204,23 +206,43 @@ Engine make_engine(const Workload& workload) {
   return engine;
 }
 
+namespace {
+// What one sequence produced: a request's entry when n = 1, one of its "outputs" when n > 1.
+json sequence_json(const Request& r, bool bytes) {
+  json o = {{"output_tokens", r.output_tokens},
+            {"finish_reason", std::string(to_string(r.finish_reason))},
+            {"first_token_step", r.first_token_step},
+            {"finish_step", r.finish_step},
+            {"num_preemptions", r.num_preemptions},
+            {"cached_prompt_tokens", r.num_cached_prompt_tokens},
+            {"ttft_steps", r.ttft_steps()},
+            {"tpot_steps", r.tpot_steps()},
+            {"ttft_ms", r.ttft_ms()},
+            {"tpot_ms", r.tpot_ms()}};
+  if (bytes) o["output_text"] = bytes_as_text(r.output_tokens);
+  return o;
+}
+}  // namespace
+
 std::string result_json(const Engine& engine, int indent) {
   json requests = json::array();
   const bool bytes = engine.model().config().vocab_size <= 256;
-  for (const Request& r : engine.requests()) {
-    json o = {{"id", r.spec.id},
-              {"prompt_tokens", r.spec.prompt_tokens},
-              {"output_tokens", r.output_tokens},
-              {"finish_reason", std::string(to_string(r.finish_reason))},
-              {"first_token_step", r.first_token_step},
-              {"finish_step", r.finish_step},
-              {"num_preemptions", r.num_preemptions},
-              {"cached_prompt_tokens", r.num_cached_prompt_tokens},
-              {"ttft_steps", r.ttft_steps()},
-              {"tpot_steps", r.tpot_steps()},
-              {"ttft_ms", r.ttft_ms()},
-              {"tpot_ms", r.tpot_ms()}};
-    if (bytes) o["output_text"] = bytes_as_text(r.output_tokens);
+  const auto& all = engine.requests();
+  for (std::size_t i = 0; i < all.size(); i += all[i].spec.n) {  // one entry per request
+    const Request& r = all[i];
+    json o = {{"id", r.spec.id}, {"prompt_tokens", r.spec.prompt_tokens}};
+    if (r.spec.n == 1) {
+      o.update(sequence_json(r, bytes));
+    } else {  // parallel sampling: one output per sample, in sample order
+      o["n"] = r.spec.n;
+      json outputs = json::array();
+      for (int k = 0; k < r.spec.n; ++k) {
+        json sample = {{"index", k}, {"seed", all[i + k].spec.sampling.seed}};
+        sample.update(sequence_json(all[i + k], bytes));
+        outputs.push_back(std::move(sample));
+      }
+      o["outputs"] = std::move(outputs);
+    }
     requests.push_back(std::move(o));
   }
   const EngineMetrics& m = engine.metrics();

@@ -23,7 +23,8 @@ void write_file(const std::string& path, const std::string& text, const char* op
   if (!file || !(file << text)) throw cli::UsageError(std::string("cannot write ") + option + " " + path);
 }
 
-// The requests as a table, then the totals a serving engine reports.
+// The requests as a table (one row per sample when n > 1: "r0#1" is sample 1 of r0), then the
+// totals a serving engine reports.
 void print_summary(const cblab::Engine& engine, const std::vector<cblab::StepRecord>& steps) {
   std::printf("%-4s %-12s %-9s %7s %7s %8s %11s %12s %8s %10s %10s\n", "#", "id", "finish",
               "prompt", "output", "arrival", "first tok@", "finished@", "preempt", "ttft ms",
@@ -42,7 +43,7 @@ void print_summary(const cblab::Engine& engine, const std::vector<cblab::StepRec
     const auto& r = requests[i];
     num_output += r.num_output_tokens();
     std::printf("%-4zu %-12s %-9s %7d %7d %8d %11d %12d %8d %10.3f %10.3f\n", i,
-                r.spec.id.c_str(), std::string(cblab::to_string(r.finish_reason)).c_str(),
+                r.name().c_str(), std::string(cblab::to_string(r.finish_reason)).c_str(),
                 r.num_prompt_tokens(), r.num_output_tokens(), r.spec.arrival_step,
                 r.first_token_step, r.finish_step, r.num_preemptions, r.ttft_ms(), r.tpot_ms());
   }
@@ -95,7 +96,7 @@ void cli::register_run(CLI::App& app) {
     const bool keep_steps = opt->summary || !opt->trace.empty();
     std::vector<cblab::StepRecord> steps;
     const int num_steps = engine->run([&](const cblab::StepRecord& s) {
-      if (opt->log) std::printf("%s\n", cblab::format_step(s).c_str());
+      if (opt->log) std::printf("%s\n", cblab::format_step(s, engine->requests()).c_str());
       if (keep_steps) steps.push_back(s);
     });
     const std::string result = cblab::result_json(*engine) + "\n";

@@ -1,5 +1,6 @@
 // trace.cpp — see trace.hpp. Trace-event format: "X" complete events (ts, dur in us), "i"
-// instant events, "M" metadata naming processes and threads.
+// instant events (first token, finished, preempted, aborted, shares prompt blocks), "M"
+// metadata naming processes and threads.
 #include "trace.hpp"
 #include <algorithm>
 #include <cstdint>
@@ -23,7 +24,7 @@ std::string chrome_trace(const std::vector<cblab::StepRecord>& steps,
   events.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", kRequests}, {"args", {{"name", "requests"}}}});
   name_track(kEngine, 0, "steps", 0);
   for (std::size_t r = 0; r < requests.size(); ++r)
-    name_track(kRequests, static_cast<int>(r) + 1, std::format("#{} {}", r, requests[r].spec.id),
+    name_track(kRequests, static_cast<int>(r) + 1, std::format("#{} {}", r, requests[r].name()),
                static_cast<int>(r));
 
   // Step s runs over [start[s], start[s] + dur[s]).
@@ -52,6 +53,21 @@ std::string chrome_trace(const std::vector<cblab::StepRecord>& steps,
       events.push_back({{"ph", "X"}, {"name", std::format("prefill [{}:{})", c.start, c.start + c.len)},
                         {"cat", "prefill"}, {"pid", kRequests}, {"tid", c.request + 1}, {"ts", ts},
                         {"dur", dur}, {"args", {{"step", rec.step}, {"tokens", c.len}}}});
+    // Instant events at the start of the step, on the track of the request they happened to.
+    auto instant = [&](int r, const char* cat, const std::string& name, json args) {
+      args["step"] = rec.step;
+      events.push_back({{"ph", "i"}, {"s", "t"}, {"name", name}, {"cat", cat}, {"pid", kRequests},
+                        {"tid", r + 1}, {"ts", ts}, {"args", std::move(args)}});
+    };
+    for (const auto& p : rec.preempted)  // lost its blocks: waits again, recomputes later
+      instant(p.request, "preemption", std::format("preempted (lost {} tokens)", p.num_tokens_lost),
+              {{"victim", requests[p.request].name()}, {"needed_by", requests[p.needed_by].name()},
+               {"reason", std::string(cblab::to_string(p.reason))}, {"tokens_lost", p.num_tokens_lost}});
+    for (int r : rec.aborted)  // Engine::abort between the previous step and this one
+      instant(r, "abort", "aborted", {{"request", requests[r].name()}});
+    for (const auto& p : rec.prompt_shares)  // parallel sampling: a sibling's prompt blocks
+      instant(p.request, "share", std::format("shares {} prompt blocks", p.num_blocks),
+              {{"donor", requests[p.donor].name()}, {"blocks", p.num_blocks}});
   }
   for (std::size_t r = 0; r < requests.size(); ++r) {
     const auto& req = requests[r];

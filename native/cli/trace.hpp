@@ -1,5 +1,7 @@
 // trace.hpp — a run as Chrome trace-event JSON, which Perfetto (ui.perfetto.dev) and
-// chrome://tracing open: one track for the engine's steps and one track per request.
+// chrome://tracing open: one track for the engine's steps and one track per request (per
+// sample when n > 1), with instant events for preemptions (victim, reason, tokens lost), aborts
+// and the prompt blocks a sample shares with a sibling.
 #pragma once
 #include <string>
 #include <vector>
