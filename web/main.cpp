@@ -21,6 +21,8 @@ GLFWwindow* g_window = nullptr;
 cblab::ui::App* g_app = nullptr;
 bool g_first_frame = true;
 unsigned g_shared_revision = 0;
+double g_frame_ms = 0.;  // CPU time of frame() in wasm (App::draw + ImGui + GL calls), average
+int g_draw_calls = 0;    // glDrawElements calls of the last frame
 
 // The JS API hands strings to JS as malloc'd copies; shell.html frees them.
 char* to_js(const nlohmann::json& value) {
@@ -40,12 +42,15 @@ void share_in_url() {
 }
 
 void frame() {
+  const double start = emscripten_get_now();
   glfwPollEvents();
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
   ImGui::NewFrame();
   g_app->draw();
   ImGui::Render();
+  g_draw_calls = 0;
+  for (const ImDrawList* list : ImGui::GetDrawData()->CmdLists) g_draw_calls += list->CmdBuffer.Size;
   int width = 0, height = 0;
   glfwGetFramebufferSize(g_window, &width, &height);
   glViewport(0, 0, width, height);
@@ -53,6 +58,8 @@ void frame() {
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
   share_in_url();
+  const double ms = emscripten_get_now() - start;
+  g_frame_ms = g_first_frame ? ms : 0.9 * g_frame_ms + 0.1 * ms;
   if (g_first_frame) {
     g_first_frame = false;
     EM_ASM(window.cblab.ready = true;);
@@ -64,7 +71,11 @@ void frame() {
 extern "C" {
 
 EMSCRIPTEN_KEEPALIVE char* cblab_api_state() {
-  return to_js(g_app ? g_app->state() : nlohmann::json{{"error", "not started"}});
+  if (!g_app) return to_js({{"error", "not started"}});
+  nlohmann::json state = g_app->state();
+  state["frame_ms"] = g_frame_ms;
+  state["draw_calls"] = g_draw_calls;
+  return to_js(state);
 }
 
 // Runs an action; never throws into JS: errors come back as {"ok": false, "error": "..."}.
