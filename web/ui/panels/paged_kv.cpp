@@ -89,7 +89,10 @@ void PagedKVPanel::draw(const Session& session, View& view) {
   dl->AddRectFilled(origin, ImVec2(origin.x + cols * pitch, origin.y + (rows - 1) * pitch), kFree);
   dl->AddRectFilled(ImVec2(origin.x, origin.y + (rows - 1) * pitch),
                     ImVec2(origin.x + ((NB - 1) % cols + 1) * pitch, origin.y + rows * pitch), kFree);
-  const ImU32 window_bg = ImGui::GetColorU32(ImGuiCol_WindowBg);
+  // The page's background: windows draw none (main.cpp), so take its colour, opaque.
+  ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);
+  bg.w = 1.f;
+  const ImU32 window_bg = ImGui::ColorConvertFloat4ToU32(bg);
   nlohmann::json shared_drawn = nlohmann::json::array(), cached_free_drawn = nlohmann::json::array();
   for (int b = 0; s && b < NB; ++b) {
     const BlockSnapshot& snap = s->record.blocks[b];

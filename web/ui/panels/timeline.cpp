@@ -154,12 +154,16 @@ void TimelinePanel::draw(const Session& session, View& view) {
       c = end;
     }
   }
+  // The page's background: windows draw none (main.cpp), so take its colour, opaque.
+  ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);
+  bg.w = 1.f;
+  const ImU32 window_bg = ImGui::ColorConvertFloat4ToU32(bg);
   for (int c = c0; c < c1; ++c) {
     const StepView& s = history[c];
     const float x = origin.x + c * cell_w;
     if (cell_w > 4)  // the separator between steps
       dl->AddRectFilled(ImVec2(x, origin.y), ImVec2(x + 1.f, origin.y + lanes_h),
-                        ImGui::GetColorU32(ImGuiCol_WindowBg));
+                        window_bg);
     // The step's budget as a stacked bar: decode tokens, then prefill tokens.
     const float base = origin.y + lanes_h + gap + bar_h;
     const float per_token = bar_h / std::max(s.record.budget, 1);
