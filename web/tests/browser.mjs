@@ -14,8 +14,15 @@ export const repo = path.resolve(here, '../..');
 export const siteDir = process.env.CBLAB_SITE ?? path.join(repo, 'build/wasm/site');
 export const shotsDir = path.join(repo, 'build/screenshots');
 
-// options: hash (appended to the URL, e.g. '#w=...'), viewport, deviceScaleFactor.
-export async function openPage({ hash = '', viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1 } = {}) {
+// Chromium's flags: WebGL2 through SwiftShader (no GPU on the test machines).
+export const chromiumArgs = ['--headless=new', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
+                             '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                             '--disable-component-update', '--disable-sync'];
+
+// options: hash (appended to the URL, e.g. '#w=...'), viewport, deviceScaleFactor, args
+// (Chromium's flags, chromiumArgs unless given), init (a script run before the page's own).
+export async function openPage({ hash = '', viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1,
+                                 args = chromiumArgs, init } = {}) {
   if (!fs.existsSync(path.join(siteDir, 'index.html')))
     throw new Error(`the page is not built: ${siteDir}/index.html is missing (cmake --build --preset wasm)`);
   const server = await startServer(siteDir);
@@ -25,9 +32,7 @@ export async function openPage({ hash = '', viewport = { width: 1280, height: 80
     headless: true,
     viewport,
     deviceScaleFactor,
-    args: ['--headless=new', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
-           '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync'],
+    args,
   });
   const page = browser.pages()[0] ?? await browser.newPage();
   const consoleLines = [];
@@ -39,6 +44,7 @@ export async function openPage({ hash = '', viewport = { width: 1280, height: 80
     fs.rmSync(userDataDir, { recursive: true, force: true });
   };
   try {
+    if (init) await page.addInitScript(init);
     await page.goto(server.url + hash);
     await page.waitForFunction(() => window.cblab && (window.cblab.ready || window.cblab.error),
                                null, { timeout: 60_000 });
@@ -51,7 +57,7 @@ export async function openPage({ hash = '', viewport = { width: 1280, height: 80
     await close();
     throw new Error(`the page failed to start: ${error}\n--- browser console ---\n${consoleLines.join('\n')}`);
   }
-  return { page, close, consoleLines };
+  return { page, close, consoleLines, userDataDir };
 }
 
 export const state = (page) => page.evaluate(() => window.cblab.state());

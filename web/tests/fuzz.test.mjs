@@ -71,7 +71,7 @@ test('the page rejects each bad input of the catalogue with its message and keep
     // Actions and their arguments.
     await expectRejected(page, 'fly', {}, "unknown action 'fly'; actions: load_workload, load_scenario, step, "
       + 'run, step_back, select_step, reset, play, set_speed, set_config, set_max_history, set_arch, '
-      + 'add_request, remove_request, import_file, export_file, export_workload');
+      + 'add_request, remove_request, abort_request, import_file, export_file, export_workload');
     await expectRejected(page, 'step', [3], 'step: arguments must be an object');
     await expectRejected(page, 'step', { n: 0 }, 'n = 0: allowed an integer in 1..100000');
     await expectRejected(page, 'step', { n: '2' }, 'n = "2": allowed an integer in 1..100000');
@@ -87,7 +87,7 @@ test('the page rejects each bad input of the catalogue with its message and keep
 
     // Scenarios.
     await expectRejected(page, 'load_scenario', { name: 'nope' },
-      'scenario = "nope": allowed chat, long, pressure, shared, big, random');
+      'scenario = "nope": allowed chat, long, pressure, shared, priority, big, random');
     await expectRejected(page, 'load_scenario', { name: 'random', count: 0 }, 'count = 0: allowed an integer in 1..256');
     await expectRejected(page, 'load_scenario', { seed: -1 }, 'seed = -1: allowed an integer in 0..1073741824');
 

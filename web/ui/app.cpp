@@ -34,6 +34,38 @@ int int_arg(const json& args, const char* key, int lo, int hi, int fallback) {
   return v.get<int>();
 }
 
+// Engine totals as the result JSON and the CLI summary name them.
+json metrics_json(const EngineMetrics& m) {
+  return {{"preemptions", m.num_preemptions}, {"preemptions_decode", m.num_preemptions_decode},
+          {"preemptions_prefill", m.num_preemptions_prefill}, {"tokens_lost", m.num_tokens_lost},
+          {"aborted", m.num_aborted}, {"prefix_cache_hit_rate", m.prefix_cache_hit_rate()},
+          {"prefix_cache_hit_tokens", m.prefix_cache_hit_tokens},
+          {"prefix_cache_query_tokens", m.prefix_cache_query_tokens},
+          {"max_kv_utilization", m.max_kv_utilization()}};
+}
+
+// What issue 7 adds to a step: preemptions, aborts, prefix-cache lookups, shared and cached
+// blocks, each request's activity, and the totals after the step.
+json step_extras(const StepView& s) {
+  const StepRecord& r = s.record;
+  json preempted = json::array(), hits = json::array(), shared = json::array(), cached_free = json::array();
+  for (const Preemption& p : r.preempted)
+    preempted.push_back({{"request", p.request}, {"needed_by", p.needed_by},
+                         {"reason", std::string(to_string(p.reason))}, {"tokens_lost", p.num_tokens_lost}});
+  for (const PrefixHit& h : r.prefix_hits)
+    hits.push_back({{"request", h.request}, {"cached_tokens", h.num_cached_tokens},
+                    {"queried_tokens", h.num_tokens_queried}});
+  for (int b = 0; b < static_cast<int>(r.blocks.size()); ++b) {
+    if (r.blocks[b].ref_count > 1) shared.push_back(b);
+    if (r.blocks[b].ref_count == 0 && r.blocks[b].is_cached) cached_free.push_back(b);
+  }
+  json activities = json::array();
+  for (const Cell& c : s.cells) activities.push_back(activity_name(static_cast<int>(c.activity)));
+  return {{"preempted", preempted}, {"aborted", r.aborted}, {"prefix_hits", hits},
+          {"shared_blocks", shared}, {"cached_free_blocks", cached_free},
+          {"activities", activities}, {"metrics", metrics_json(s.metrics)}};
+}
+
 }  // namespace
 
 App::App() { load(make_scenario("chat"), "scenario chat"); }
@@ -266,6 +298,15 @@ json App::act_unchecked(std::string_view name, const json& args) {
     const std::string id = w.requests[index].id;
     w.requests.erase(w.requests.begin() + index);
     load(w, std::format("the workload without #{} {}", index, id));
+  } else if (name == "abort_request") {  // the running engine drops it and frees its blocks
+    const int n = static_cast<int>(session_.engine().requests().size());
+    if (n == 0) throw std::invalid_argument("abort_request: there are no requests");
+    const int index = int_arg(args, "index", 0, n - 1, -1);
+    if (index < 0) throw std::invalid_argument("abort_request: missing \"index\"");
+    if (!session_.abort(index))
+      throw std::invalid_argument(std::format("abort_request: request #{} has already finished", index));
+    view_.message = std::format("aborted request #{}: its blocks are free; the next step reports it", index);
+    view_.message_is_error = false;
   } else if (name == "import_file") {
     if (!on_import_file) throw std::invalid_argument("import_file: no file picker on this platform");
     on_import_file();
@@ -280,7 +321,7 @@ json App::act_unchecked(std::string_view name, const json& args) {
     throw std::invalid_argument(std::format(
         "unknown action '{}'; actions: load_workload, load_scenario, step, run, step_back, "
         "select_step, reset, play, set_speed, set_config, set_max_history, set_arch, add_request, "
-        "remove_request, import_file, export_file, export_workload", name));
+        "remove_request, abort_request, import_file, export_file, export_workload", name));
   }
   return state();
 }
@@ -299,7 +340,9 @@ json App::state() const {
                     {"num_computed_tokens", r.num_computed_tokens},
                     {"output_tokens", r.output_tokens},
                     {"finish_reason", std::string(to_string(r.finish_reason))},
-                    {"first_token_step", r.first_token_step}, {"finish_step", r.finish_step}});
+                    {"first_token_step", r.first_token_step}, {"finish_step", r.finish_step},
+                    {"priority", r.spec.priority}, {"num_preemptions", r.num_preemptions},
+                    {"num_cached_prompt_tokens", r.num_cached_prompt_tokens}});
   }
   json archs = json::array();
   for (std::string_view a : kernels::available_archs()) archs.push_back(std::string(a));
@@ -324,6 +367,7 @@ json App::state() const {
                            {"context_lens", r.batch.context_lens},
                            {"block_tables", r.batch.block_tables},
                            {"max_blocks_per_seq", r.batch.max_blocks_per_seq}}}};
+    selected.update(step_extras(*s));
   }
   const Workload& w = session_.workload();
   return {
@@ -351,9 +395,12 @@ json App::state() const {
                  {"step", view_.hover.step}, {"token", view_.hover.token}}},
       {"selected", selected},
       {"requests", reqs},
+      {"metrics", metrics_json(engine.metrics())},
+      {"scenarios", scenario_names()},
       {"share_revision", share_revision_},
       {"widgets", view_.widgets},
       {"geometry", view_.geometry},
+      {"tooltip", view_.tooltip},
   };
 }
 

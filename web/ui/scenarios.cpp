@@ -45,7 +45,8 @@ RequestSpec request(int index, const std::string& prompt, int max_new_tokens, in
 }  // namespace
 
 std::vector<std::string_view> scenario_names() {
-  return {"chat", "long", "pressure", "shared", "big", "random"};
+  // TODO(parallel sampling): add "parallel" here and below once the engine has RequestSpec::n.
+  return {"chat", "long", "pressure", "shared", "priority", "big", "random"};
 }
 
 Workload make_scenario(std::string_view name, std::uint64_t seed, int count) {
@@ -69,16 +70,36 @@ Workload make_scenario(std::string_view name, std::uint64_t seed, int count) {
     for (int i = 3; i < 7; ++i)
       w.requests.push_back(request(i, text(rng, rng.between(180, 300)), 12, 2 * (i - 3)));
   } else if (name == "pressure") {
+    // 24 blocks of 8 slots hold 192 tokens; 16 requests want up to ~1500. Without the full
+    // reservation they are admitted on their prompt alone and preempt each other as they grow.
     e = {.max_tokens_per_step = 64, .prefill_chunk_size = 32, .max_running = 16,
-         .block_size = 8, .num_blocks = 24};
+         .block_size = 8, .num_blocks = 24, .reserve_full_kv = false};
     for (int i = 0; i < 16; ++i)
       w.requests.push_back(request(i, text(rng, rng.between(30, 70)), rng.between(12, 28), 0));
   } else if (name == "shared") {
+    // The system prompt is 59 tokens: 7 full blocks of 8, cached once and shared by every
+    // later request. Requests 0-7 arrive one per step; 8-11 arrive at step 40, after the
+    // first group has finished, and find the prompt's blocks free but still cached.
     e = {.max_tokens_per_step = 64, .prefill_chunk_size = 32, .max_running = 12,
-         .block_size = 8, .num_blocks = 128};
+         .block_size = 8, .num_blocks = 128, .prefix_caching = true};
     const std::string system = "You are a helpful assistant. Answer briefly and kindly. Q: ";
     for (int i = 0; i < 12; ++i)
-      w.requests.push_back(request(i, system + text(rng, rng.between(8, 24)), 16, i / 2));
+      w.requests.push_back(request(i, system + text(rng, rng.between(8, 24)), 16, i < 8 ? i : 40));
+  } else if (name == "priority") {
+    // Smaller priority runs first (as in vLLM). Six background requests (priority 5) fill the
+    // pool and grow; at step 6 four urgent ones (priority 0) arrive: they jump the queue, and
+    // when a block is missing the victim is a background request, never an urgent one.
+    e = {.max_tokens_per_step = 48, .prefill_chunk_size = 32, .max_running = 6,
+         .block_size = 8, .num_blocks = 20, .policy = SchedulePolicy::priority,
+         .reserve_full_kv = false};
+    for (int i = 0; i < 6; ++i) {
+      w.requests.push_back(request(i, text(rng, rng.between(18, 26)), rng.between(30, 40), 0));
+      w.requests.back().priority = 5;
+    }
+    for (int i = 6; i < 10; ++i) {
+      w.requests.push_back(request(i, text(rng, rng.between(12, 20)), rng.between(8, 14), 6));
+      w.requests.back().priority = 0;
+    }
   } else if (name == "big") {
     e = {.max_tokens_per_step = 128, .prefill_chunk_size = 32, .max_running = 64,
          .block_size = 8, .num_blocks = 1024};
@@ -94,7 +115,7 @@ Workload make_scenario(std::string_view name, std::uint64_t seed, int count) {
           request(i, text(rng, rng.between(4, 100)), rng.between(1, 32), rng.between(0, count)));
   } else {
     throw std::invalid_argument(std::format(
-        "scenario = \"{}\": allowed chat, long, pressure, shared, big, random", name));
+        "scenario = \"{}\": allowed chat, long, pressure, shared, priority, big, random", name));
   }
   return w;
 }

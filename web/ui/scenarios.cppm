@@ -2,10 +2,18 @@
 // (splitmix64, so the page and a test draw the same requests):
 //   chat      a burst of short prompts arriving over a few steps: decodes and prefills mix
 //   long      a few long prompts that must be chunked, beside short ones that keep decoding
-//   pressure  more requests than the KV pool holds: admission waits for blocks to free
-//   shared    one system prompt in front of every request (prefix caching comes in issue 7)
+//   pressure  more requests than the KV pool holds, admitted on what they need now
+//             (reserve_full_kv off): running requests run out of blocks and preempt others,
+//             which wait again and recompute what they lost
+//   shared    one system prompt in front of every request, prefix caching on: later requests
+//             share its cached blocks; a late group arrives after the first has finished and
+//             takes the free-but-cached blocks back
+//   priority  policy "priority": a low-priority background batch, then urgent requests that
+//             are admitted first and, when blocks run out, preempt the background ones
 //   big       64 requests over 1024 blocks: the page's performance case
 //   random    `count` requests of random lengths and arrivals
+//   (parallel sampling, n > 1 samples sharing their prompt's blocks copy-on-write, gets its
+//   scenario here once the engine has RequestSpec::n — see scenarios.cpp)
 module;
 #include <cstdint>
 #include <string_view>

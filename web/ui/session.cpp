@@ -27,6 +27,7 @@ void Session::load(const Workload& workload) {
   history_.clear();
   tables_.assign(workload_.requests.size(), {});
   admitted_at_.assign(workload_.requests.size(), -1);
+  lost_.assign(workload_.requests.size(), 0);
   total_compute_us_ = 0;
 }
 
@@ -38,7 +39,13 @@ int Session::add_request(RequestSpec spec) {
   workload_.requests.push_back(std::move(spec));
   tables_.emplace_back();
   admitted_at_.push_back(-1);
+  lost_.push_back(0);
   return index;
+}
+
+bool Session::abort(int index) {
+  if (index < 0 || index >= static_cast<int>(engine_->requests().size())) return false;
+  return engine_->abort(engine_->requests()[index].spec.id);
 }
 
 void Session::set_max_history(std::size_t n) {
@@ -55,22 +62,28 @@ bool Session::step() {
 void Session::record(StepRecord&& rec) {
   const int R = static_cast<int>(engine_->requests().size());
   const int s = rec.step;
-  for (int r : rec.admitted) admitted_at_[r] = s;
-  for (std::int32_t b : rec.blocks_allocated) {
-    const int owner = rec.blocks[b].owner;
-    // A block taken and freed in the same step shows owner -1 after it; the batch still
-    // names its request, so look there.
-    int request = owner;
-    if (request < 0)
-      for (int row = 0; row < rec.batch.num_seqs(); ++row)
-        for (int i = 0; i < rec.batch.max_blocks_per_seq; ++i)
-          if (rec.batch.block_tables[row * rec.batch.max_blocks_per_seq + i] == b)
-            request = rec.batch.requests[row];
-    if (request < 0) continue;
-    tables_[request].blocks.push_back(b);
-    tables_[request].taken_at.push_back(s);
+  for (const Preemption& p : rec.preempted) {
+    admitted_at_[p.request] = -1;  // back in the waiting queue
+    lost_[p.request] = p.num_tokens_lost;
   }
-  for (int r : rec.finished) tables_[r].freed_at = s;
+  for (int r : rec.admitted) admitted_at_[r] = s;
+  // Block tables after the step, read from the engine and kept as changes: an entry opens
+  // when a (logical, physical) pair appears and closes when it goes (finish, preemption).
+  const KVCache& kv = engine_->kv_cache();
+  for (int r = 0; r < R; ++r) {
+    BlockTableHistory& t = tables_[r];
+    const auto table = kv.block_table(r);
+    const std::size_t n = std::max(t.now.size(), table.size());
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool had = i < t.now.size(), has = i < table.size();
+      if (had && has && t.now[i] == table[i]) continue;
+      if (had)
+        for (auto& e : t.entries)
+          if (e.to < 0 && e.logical == static_cast<int>(i)) e.to = s;
+      if (has) t.entries.push_back({static_cast<int>(i), table[i], s, -1});
+    }
+    t.now.assign(table.begin(), table.end());
+  }
 
   StepView view;
   view.log_line = format_step(rec);
@@ -78,25 +91,37 @@ void Session::record(StepRecord&& rec) {
   // Called right after the engine's step, so the engine's totals are the after-step values.
   view.computed.resize(R);
   view.generated.resize(R);
+  view.preemptions.resize(R);
+  view.cached.resize(R);
+  const auto& requests = engine_->requests();
   for (int r = 0; r < R; ++r) {
-    view.computed[r] = engine_->requests()[r].num_computed_tokens;
-    view.generated[r] = engine_->requests()[r].num_output_tokens();
+    view.computed[r] = requests[r].num_computed_tokens;
+    view.generated[r] = requests[r].num_output_tokens();
+    view.preemptions[r] = requests[r].num_preemptions;
+    view.cached[r] = requests[r].num_cached_prompt_tokens;
   }
 
-  const auto& requests = engine_->requests();
   for (int r = 0; r < R; ++r) {
     Cell& c = view.cells[r];
     const Request& q = requests[r];
     if (q.finish_step >= 0 && q.finish_step < s) c.activity = Activity::done;
     else if (admitted_at_[r] >= 0 && admitted_at_[r] <= s) c.activity = Activity::stalled;
     else if (q.spec.arrival_step <= s) c.activity = Activity::waiting;
+    c.requeued = c.activity == Activity::waiting && q.num_preemptions > 0;
   }
-  for (int r : rec.decodes) view.cells[r] = {Activity::decode, false, 1};
-  for (const PrefillChunk& p : rec.prefills) view.cells[p.request] = {Activity::prefill, false, p.len};
+  for (int r : rec.decodes) view.cells[r] = {Activity::decode, false, false, false, 1};
+  for (const PrefillChunk& p : rec.prefills)
+    view.cells[p.request] = {Activity::prefill, false, false, p.start < lost_[p.request], p.len};
+  for (const Preemption& p : rec.preempted) view.cells[p.request] = {Activity::preempted};
+  for (int r : rec.aborted) view.cells[r] = {Activity::aborted};
   for (int r : rec.finished) view.cells[r].finished_here = true;
-  view.num_blocks_used = static_cast<int>(
-      std::ranges::count_if(rec.blocks, [](const BlockSnapshot& b) { return b.ref_count > 0; }));
+  for (const BlockSnapshot& b : rec.blocks) {
+    view.num_blocks_used += b.ref_count > 0;
+    view.num_shared_blocks += b.ref_count > 1;
+    view.num_cached_free_blocks += b.ref_count == 0 && b.is_cached;
+  }
   view.num_sampled = static_cast<int>(rec.sampled.size());
+  view.metrics = engine_->metrics();
   total_compute_us_ += rec.compute_us;
   view.record = std::move(rec);
 
@@ -113,10 +138,11 @@ const StepView* Session::at(int step) const {
 std::vector<std::int32_t> Session::block_table_at(int request, int step) const {
   std::vector<std::int32_t> out;
   if (request < 0 || request >= static_cast<int>(tables_.size())) return out;
-  const BlockTableHistory& t = tables_[request];
-  if (t.freed_at >= 0 && t.freed_at <= step) return out;
-  for (std::size_t i = 0; i < t.blocks.size(); ++i)
-    if (t.taken_at[i] <= step) out.push_back(t.blocks[i]);
+  for (const auto& e : tables_[request].entries)
+    if (e.from <= step && (e.to < 0 || step < e.to)) {
+      if (static_cast<int>(out.size()) <= e.logical) out.resize(e.logical + 1, -1);
+      out[e.logical] = e.block;
+    }
   return out;
 }
 

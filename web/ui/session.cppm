@@ -27,11 +27,15 @@ enum class Activity : std::uint8_t {
   prefill,      // a prompt chunk (len tokens)
   decode,       // one token
   done,         // finished in an earlier step
+  preempted,    // lost its KV blocks in this step (recompute later): StepRecord::preempted
+  aborted,      // aborted before this step (reported by its record): StepRecord::aborted
 };
 
 struct Cell {
   Activity activity = Activity::not_arrived;
   bool finished_here = false;  // the request finished in this step
+  bool requeued = false;       // waiting again after a preemption
+  bool recompute = false;      // a prefill chunk re-running tokens a preemption dropped
   int len = 0;                 // tokens it fed this step
 };
 
@@ -41,15 +45,26 @@ struct StepView {
   std::vector<Cell> cells;       // (R at that step)
   std::vector<int> computed;     // (R) tokens with K/V after the step
   std::vector<int> generated;    // (R) output tokens after the step
+  std::vector<int> preemptions;  // (R) times preempted so far
+  std::vector<int> cached;       // (R) prompt tokens found in the prefix cache at admission
   int num_blocks_used = 0;       // blocks with ref_count > 0 after the step
+  int num_shared_blocks = 0;     // ref_count > 1: one copy of K/V read by several requests
+  int num_cached_free_blocks = 0;  // ref_count 0 but still in the prefix cache (reusable)
   int num_sampled = 0;
+  EngineMetrics metrics;         // the engine's totals after the step (as the CLI reports)
 };
 
-// Where a request's blocks went: logical block i -> (physical id, step it was taken).
+// Where a request's blocks went: one entry per (logical block, physical block) it held, and
+// the steps it held it (a preemption or a finish ends every entry; a prefix hit starts some).
 struct BlockTableHistory {
-  std::vector<std::int32_t> blocks;
-  std::vector<int> taken_at;
-  int freed_at = -1;  // step whose end returned them all; -1 while held
+  struct Entry {
+    int logical = 0;
+    std::int32_t block = 0;
+    int from = 0;   // first step after which it was in the table
+    int to = -1;    // first step after which it was not; -1 while held
+  };
+  std::vector<Entry> entries;
+  std::vector<std::int32_t> now;  // the table after the last recorded step
 };
 
 class Session {
@@ -68,6 +83,10 @@ class Session {
   // Adds a request to the running engine; its arrival is moved to the current step at least,
   // so the workload (with that arrival) replays the same schedule. Throws InputError.
   int add_request(RequestSpec spec);
+  // Aborts a waiting, preempted or running request: it frees its blocks now, and the next
+  // step's record reports it. False if it had already finished. Not part of the workload: a
+  // restart (or a shared link) runs it to the end.
+  bool abort(int index);
   void set_max_history(std::size_t n);
 
   const Workload& workload() const { return workload_; }
@@ -92,7 +111,8 @@ class Session {
   std::unique_ptr<Engine> engine_;
   std::deque<StepView> history_;
   std::vector<BlockTableHistory> tables_;  // (R)
-  std::vector<int> admitted_at_;           // (R) -1 until admitted
+  std::vector<int> admitted_at_;           // (R) -1 until admitted (again, after a preemption)
+  std::vector<int> lost_;                  // (R) tokens its last preemption dropped
   std::size_t max_history_;
   long long total_compute_us_ = 0;
 };

@@ -14,6 +14,12 @@ void View::begin_frame() {
   next_hover = {};
   widgets.clear();
   geometry = nlohmann::json::object();
+  tooltip.clear();
+}
+
+void View::tip(std::string line) {
+  ImGui::TextUnformatted(line.c_str());
+  tooltip.push_back(std::move(line));
 }
 
 void View::push(std::string name, nlohmann::json args) {
@@ -44,8 +50,22 @@ const char* activity_name(int activity) {
     case Activity::prefill: return "prefill";
     case Activity::decode: return "decode";
     case Activity::done: return "finished";
+    case Activity::preempted: return "preempted";
+    case Activity::aborted: return "aborted";
   }
   return "?";
+}
+
+void legend_swatch(unsigned color, const char* label) {
+  const float w = 14.f + ImGui::CalcTextSize(label).x;
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetCursorScreenPos().x + w > right && ImGui::GetCursorScreenPos().x > ImGui::GetWindowPos().x + 20.f)
+    ImGui::NewLine();
+  ImGui::ColorButton(label, ImGui::ColorConvertU32ToFloat4(color), ImGuiColorEditFlags_NoTooltip,
+                     ImVec2(10, 10));
+  ImGui::SameLine(0, 4);
+  ImGui::TextUnformatted(label);
+  ImGui::SameLine();
 }
 
 }  // namespace cblab::ui

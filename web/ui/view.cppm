@@ -34,6 +34,7 @@ struct View {
   std::vector<Command> commands;
   std::map<std::string, std::array<float, 4>> widgets;  // name -> x0, y0, x1, y1 (CSS px)
   nlohmann::json geometry = nlohmann::json::object();   // canvas layouts, for tests
+  std::vector<std::string> tooltip;                     // this frame's tooltip lines (tip())
   std::string message;                                  // the last action's outcome
   bool message_is_error = false;
   bool playing = false;          // Run: steps at steps_per_second until every request is done
@@ -44,11 +45,16 @@ struct View {
   // Remembers the last ImGui item's rectangle (or the current window's) under a name.
   void remember(const std::string& name);
   void remember_window(const std::string& name);
+  // One line of a tooltip (inside BeginTooltip/EndTooltip), kept for tests in `tooltip`.
+  void tip(std::string line);
 };
 
 // One colour per request, spread around the hue circle by the golden ratio (ImU32, ABGR).
 unsigned request_color(int request, float value = 0.92f, float alpha = 1.f);
 // "prefill", "decode", ... for tooltips and the JS state.
 const char* activity_name(int activity);
+// One legend entry (a colour swatch and its label) on the current line, wrapping to the next
+// line when the window has no room left for it. End a legend with ImGui::NewLine().
+void legend_swatch(unsigned color, const char* label);
 
 }  // namespace cblab::ui

@@ -18,7 +18,8 @@ nlohmann::json config_json(const ModelConfig& m, const EngineConfig& e) {
                       {"prefill_chunk_size", e.prefill_chunk_size},
                       {"kv_cache", std::string(to_string(e.kv_cache))},
                       {"block_size", e.block_size}, {"num_blocks", e.num_blocks},
-                      {"max_running", e.max_running}}}};
+                      {"max_running", e.max_running}, {"policy", std::string(to_string(e.policy))},
+                      {"reserve_full_kv", e.reserve_full_kv}, {"prefix_caching", e.prefix_caching}}}};
 }
 
 }  // namespace
@@ -92,6 +93,11 @@ void ControlsPanel::draw(const Session& session, View& view) {
     engine.kv_cache = kind ? KVCacheKind::paged : KVCacheKind::dense;
   ImGui::InputInt("block size", &engine.block_size);
   ImGui::InputInt("blocks", &engine.num_blocks);
+  int policy = engine.policy == SchedulePolicy::priority ? 1 : 0;
+  if (ImGui::Combo("policy", &policy, "fcfs\0priority\0"))
+    engine.policy = policy ? SchedulePolicy::priority : SchedulePolicy::fcfs;
+  ImGui::Checkbox("reserve full KV (off: preempt)", &engine.reserve_full_kv);
+  ImGui::Checkbox("prefix caching", &engine.prefix_caching);
   ImGui::SeparatorText("model");
   ImGui::InputInt("d_model", &model.d_model);
   ImGui::InputInt("layers", &model.n_layers);

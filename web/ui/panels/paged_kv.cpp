@@ -2,11 +2,17 @@
 // request's logical blocks to physical ones. Block colour = owning request, filled in
 // proportion to its used slots; free blocks are dim. Hovering a block, a table entry or a
 // request (in any panel) highlights the same blocks everywhere.
+// Prefix caching shows here too: a block several requests share (ref count > 1) wears a white
+// band and its count, and a free block whose K/V are still in the prefix cache stays teal —
+// a later request with the same prefix takes it back without computing anything. The step's
+// prefix-cache lookups (hits and misses) are listed above the block tables.
 module;
 #include <imgui.h>
 #include <algorithm>
 #include <cstdint>
+#include <cstddef>
 #include <format>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 module cblab.ui;
@@ -16,6 +22,8 @@ namespace cblab::ui {
 namespace {
 
 constexpr ImU32 kFree = IM_COL32(48, 48, 56, 255);
+constexpr ImU32 kCachedFree = IM_COL32(40, 120, 125, 255);  // free, K/V still in the prefix cache
+constexpr ImU32 kShared = IM_COL32(255, 255, 255, 255);     // band on a block with ref count > 1
 constexpr ImU32 kTaken = IM_COL32(255, 220, 80, 255);  // allocated in this step
 constexpr ImU32 kFreed = IM_COL32(255, 90, 80, 255);   // returned in this step
 
@@ -48,6 +56,17 @@ void PagedKVPanel::draw(const Session& session, View& view) {
                 s->num_blocks_used, NB - s->num_blocks_used, s->record.blocks_allocated.size(),
                 s->record.blocks_freed.size());
   }
+  legend_swatch(kFree, "free");
+  legend_swatch(request_color(0), "used by a request (filled to its slots)");
+  legend_swatch(kShared, "shared, ref count > 1 (band, count)");
+  legend_swatch(kCachedFree, "free but cached: reusable");
+  legend_swatch(kTaken, "taken this step");
+  legend_swatch(kFreed, "freed this step");
+  ImGui::NewLine();
+  if (config.prefix_caching)
+    ImGui::TextDisabled("prefix caching on: full blocks are shared by chained hash; cached blocks %s",
+                        s ? std::format("{} shared, {} free but cached", s->num_shared_blocks,
+                                        s->num_cached_free_blocks).c_str() : "appear after a step");
 
   // [grid]
   const ImVec2 avail = ImGui::GetContentRegionAvail();
@@ -70,14 +89,28 @@ void PagedKVPanel::draw(const Session& session, View& view) {
   dl->AddRectFilled(origin, ImVec2(origin.x + cols * pitch, origin.y + (rows - 1) * pitch), kFree);
   dl->AddRectFilled(ImVec2(origin.x, origin.y + (rows - 1) * pitch),
                     ImVec2(origin.x + ((NB - 1) % cols + 1) * pitch, origin.y + rows * pitch), kFree);
-  const ImU32 window_bg = ImGui::GetColorU32(ImGuiCol_WindowBg);
+  // The page's background: windows draw none (main.cpp), so take its colour, opaque.
+  ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);
+  bg.w = 1.f;
+  const ImU32 window_bg = ImGui::ColorConvertFloat4ToU32(bg);
+  nlohmann::json shared_drawn = nlohmann::json::array(), cached_free_drawn = nlohmann::json::array();
   for (int b = 0; s && b < NB; ++b) {
     const BlockSnapshot& snap = s->record.blocks[b];
-    if (snap.ref_count == 0) continue;
     const ImVec2 lo = block_lo(b), hi(lo.x + pitch, lo.y + pitch);
+    if (snap.ref_count == 0) {
+      if (snap.is_cached) {
+        dl->AddRectFilled(lo, hi, kCachedFree);
+        cached_free_drawn.push_back(b);
+      }
+      continue;
+    }
     const float x_used = lo.x + pitch * static_cast<float>(snap.used_slots) / B;
     dl->AddRectFilled(lo, ImVec2(x_used, hi.y), request_color(snap.owner));
     if (snap.used_slots < B) dl->AddRectFilled(ImVec2(x_used, lo.y), hi, request_color(snap.owner, 0.32f));
+    if (snap.ref_count > 1) {  // one copy of K/V read by ref_count requests
+      dl->AddRectFilled(lo, ImVec2(hi.x, lo.y + std::max(pitch * 0.3f, 1.f)), kShared);
+      shared_drawn.push_back(b);
+    }
   }
   if (gap > 0.f) {
     for (int c = 1; c <= cols; ++c)
@@ -96,10 +129,15 @@ void PagedKVPanel::draw(const Session& session, View& view) {
     for (std::int32_t b : s->record.blocks_allocated) outline(b, kTaken, 1.f);
     for (std::int32_t b : s->record.blocks_freed) outline(b, kFreed, 1.f);
   }
-  if (s && view.hover.request >= 0)
-    for (int b = 0; b < NB; ++b)
-      if (s->record.blocks[b].ref_count > 0 && s->record.blocks[b].owner == view.hover.request)
-        outline(b, IM_COL32_WHITE, 1.f);
+  if (s && pitch >= 14.f)  // the ref count on shared blocks, where it fits
+    for (const auto& b : shared_drawn) {
+      const ImVec2 lo = block_lo(b.get<int>());
+      dl->AddText(ImVec2(lo.x + 2.f, lo.y + pitch * 0.3f), IM_COL32(15, 15, 15, 255),
+                  std::to_string(s->record.blocks[b.get<int>()].ref_count).c_str());
+    }
+  if (s && view.hover.request >= 0)  // every block in its table, its own and shared ones
+    for (std::int32_t b : session.block_table_at(view.hover.request, s->record.step))
+      if (b >= 0 && b < NB) outline(b, IM_COL32_WHITE, 1.f);
   if (view.hover.block >= 0 && view.hover.block < NB) outline(view.hover.block, IM_COL32_WHITE, 2.f);
   if (grid_hovered && s) {
     const ImVec2 m = ImGui::GetMousePos();
@@ -110,25 +148,53 @@ void PagedKVPanel::draw(const Session& session, View& view) {
       view.next_hover.request = snap.owner;
       ImGui::BeginTooltip();
       if (snap.ref_count == 0) {
-        ImGui::Text("block %d: free%s", b, contains(s->record.blocks_freed, b) ? " (freed this step)" : "");
+        view.tip(std::format("block {}: free{}", b, contains(s->record.blocks_freed, b) ? " (freed this step)" : ""));
+        if (snap.is_cached) {
+          view.tip("still in the prefix cache: a request whose prompt starts with these tokens");
+          view.tip("takes it back without computing; evicted (least recently freed first)");
+          view.tip("only when a fresh block is needed");
+        }
       } else {
-        const auto table = session.block_table_at(snap.owner, s->record.step);
-        const auto logical = std::ranges::find(table, b) - table.begin();
-        ImGui::Text("block %d: request #%d %s, logical block %td", b, snap.owner,
-                    requests[snap.owner].spec.id.c_str(), logical);
-        ImGui::Text("%d of %d slots used, ref count %d%s", snap.used_slots, B, snap.ref_count,
-                    contains(s->record.blocks_allocated, b) ? ", taken this step" : "");
-        ImGui::Text("slots %d..%d", b * B, b * B + B - 1);
+        // Every request whose table holds it (more than one when shared).
+        for (int r = 0; r < static_cast<int>(requests.size()); ++r) {
+          const auto table = session.block_table_at(r, s->record.step);
+          const auto logical = std::ranges::find(table, b) - table.begin();
+          if (logical < static_cast<std::ptrdiff_t>(table.size()))
+            view.tip(std::format("block {}: request #{} {}, logical block {}", b, r, requests[r].spec.id, logical));
+        }
+        view.tip(std::format("{} of {} slots used, ref count {}{}{}", snap.used_slots, B, snap.ref_count,
+                             snap.ref_count > 1 ? " (shared: one copy of K/V)" : "",
+                             contains(s->record.blocks_allocated, b) ? ", taken this step" : ""));
+        if (snap.is_cached) view.tip("full and in the prefix cache (by its chained hash)");
+        view.tip(std::format("slots {}..{}", b * B, b * B + B - 1));
       }
       ImGui::EndTooltip();
     }
   }
   view.geometry["kv"] = {{"x0", origin.x}, {"y0", origin.y}, {"pitch", pitch}, {"cols", cols},
-                         {"num_blocks", NB}};
+                         {"num_blocks", NB}, {"shared_drawn", shared_drawn},
+                         {"cached_free_drawn", cached_free_drawn}};
 
   // [block tables]
   ImGui::SameLine();
   ImGui::BeginChild("##tables");
+  if (s && !s->record.prefix_hits.empty()) {  // this step's prefix-cache lookups
+    nlohmann::json hits_shown = nlohmann::json::array();
+    ImGui::TextDisabled("prefix cache, step %d:", s->record.step);
+    for (const PrefixHit& h : s->record.prefix_hits) {
+      ImGui::TextColored(ImGui::ColorConvertU32ToFloat4(request_color(h.request)), "#%-3d", h.request);
+      if (ImGui::IsItemHovered()) view.next_hover.request = h.request;
+      ImGui::SameLine(0, 3);
+      if (h.num_cached_tokens > 0)
+        ImGui::Text("hit %d of %d tokens (%d blocks shared)", h.num_cached_tokens, h.num_tokens_queried,
+                    h.num_cached_tokens / B);
+      else
+        ImGui::TextDisabled("miss (%d tokens computed)", h.num_tokens_queried);
+      hits_shown.push_back({h.request, h.num_cached_tokens, h.num_tokens_queried});
+    }
+    view.geometry["kv"]["prefix_hits_shown"] = hits_shown;
+    ImGui::Separator();
+  }
   ImGui::TextDisabled("block tables: logical -> physical");
   if (s) {
     std::vector<int> holders;
@@ -155,6 +221,8 @@ void PagedKVPanel::draw(const Session& session, View& view) {
           const bool hot = ImGui::IsItemHovered();
           const bool lit = hot || view.hover.block == table[j] || view.hover.request == r;
           tl->AddRectFilled(lo, ImVec2(lo.x + size.x, lo.y + size.y), request_color(r, lit ? 0.95f : 0.45f));
+          if (table[j] >= 0 && s->record.blocks[table[j]].ref_count > 1)  // shared: the grid's white band
+            tl->AddRectFilled(lo, ImVec2(lo.x + size.x, lo.y + 2.f), kShared);
           tl->AddText(ImVec2(lo.x + 3, lo.y), IM_COL32(15, 15, 15, 255), label.c_str());
           if (hot) {
             view.next_hover.block = table[j];

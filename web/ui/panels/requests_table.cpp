@@ -32,9 +32,9 @@ void RequestsPanel::draw(const Session& session, View& view) {
   constexpr ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg |
                                     ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable |
                                     ImGuiTableFlags_SizingFixedFit;
-  if (ImGui::BeginTable("##requests", 9, flags)) {
+  if (ImGui::BeginTable("##requests", 12, flags)) {
     ImGui::TableSetupScrollFreeze(0, 1);
-    for (const char* h : {"#", "id", "this step", "prompt", "computed", "generated"})
+    for (const char* h : {"#", "id", "prio", "this step", "prompt", "cached", "computed", "preempted", "generated"})
       ImGui::TableSetupColumn(h);
     ImGui::TableSetupColumn("text so far", ImGuiTableColumnFlags_WidthStretch);
     ImGui::TableSetupColumn("first");
@@ -58,13 +58,20 @@ void RequestsPanel::draw(const Session& session, View& view) {
         ImGui::TableNextColumn();
         ImGui::TextUnformatted(q.spec.id.c_str());
         ImGui::TableNextColumn();
+        ImGui::Text("%d", q.spec.priority);
+        ImGui::TableNextColumn();
         if (cell.finished_here) ImGui::Text("%s, finished", activity_name(static_cast<int>(cell.activity)));
-        else if (cell.activity == Activity::prefill) ImGui::Text("prefill %d", cell.len);
+        else if (cell.activity == Activity::prefill) ImGui::Text(cell.recompute ? "recompute %d" : "prefill %d", cell.len);
+        else if (cell.requeued) ImGui::TextUnformatted("waiting (preempted)");
         else ImGui::TextUnformatted(activity_name(static_cast<int>(cell.activity)));
         ImGui::TableNextColumn();
         ImGui::Text("%d", q.num_prompt_tokens());
         ImGui::TableNextColumn();
+        if (known && s->cached[r] > 0) ImGui::Text("%d", s->cached[r]);
+        ImGui::TableNextColumn();
         ImGui::Text("%d", known ? s->computed[r] : 0);
+        ImGui::TableNextColumn();
+        if (known && s->preemptions[r] > 0) ImGui::Text("%d", s->preemptions[r]);
         ImGui::TableNextColumn();
         const int generated = known ? s->generated[r] : 0;
         ImGui::Text("%d/%d", generated, q.spec.max_new_tokens);
@@ -73,7 +80,8 @@ void RequestsPanel::draw(const Session& session, View& view) {
         ImGui::TableNextColumn();
         if (q.first_token_step >= 0 && q.first_token_step <= step) ImGui::Text("%d", q.first_token_step);
         ImGui::TableNextColumn();
-        if (q.finish_step >= 0 && q.finish_step <= step) ImGui::Text("%d", q.finish_step);
+        if (q.finish_step >= 0 && q.finish_step <= step)
+          ImGui::Text(q.finish_reason == FinishReason::abort ? "%d abort" : "%d", q.finish_step);
       }
     ImGui::EndTable();
   }

@@ -1,5 +1,6 @@
 // workload_panel.cpp — the Workload panel: scenarios, random workloads, adding a request to the
-// running engine, removing one (a new workload: the session restarts), import and export.
+// running engine, aborting one in the running engine (it frees its blocks; the workload keeps
+// it), removing one (a new workload: the session restarts), import and export.
 module;
 #include <imgui.h>
 #include <format>
@@ -66,7 +67,8 @@ void WorkloadPanel::draw(const Session& session, View& view) {
   }
 
   const auto& requests = session.workload().requests;
-  ImGui::SeparatorText(std::format("{} requests (x removes: restarts)", requests.size()).c_str());
+  ImGui::SeparatorText(std::format("{} requests (abort: now; x removes: restarts)", requests.size()).c_str());
+  const auto& live = session.engine().requests();
   if (ImGui::BeginChild("##requests")) {
     ImGuiListClipper clipper;
     clipper.Begin(static_cast<int>(requests.size()));
@@ -76,11 +78,17 @@ void WorkloadPanel::draw(const Session& session, View& view) {
         ImGui::PushID(i);
         if (ImGui::SmallButton("x")) view.push("remove_request", {{"index", i}});
         ImGui::SameLine();
+        ImGui::BeginDisabled(i >= static_cast<int>(live.size()) || live[i].is_finished());
+        if (ImGui::SmallButton("abort")) view.push("abort_request", {{"index", i}});
+        view.remember("abort." + std::to_string(i));
+        ImGui::EndDisabled();
+        ImGui::SameLine();
         ImGui::ColorButton("##c", ImGui::ColorConvertU32ToFloat4(request_color(i)),
                            ImGuiColorEditFlags_NoTooltip, ImVec2(10, 10));
         ImGui::SameLine();
-        ImGui::Text("#%d %s  P=%zu new=%d at %d", i, r.id.c_str(), r.prompt_tokens.size(),
-                    r.max_new_tokens, r.arrival_step);
+        ImGui::Text("#%d %s  P=%zu new=%d at %d%s", i, r.id.c_str(), r.prompt_tokens.size(),
+                    r.max_new_tokens, r.arrival_step,
+                    r.priority != 0 ? std::format(" prio {}", r.priority).c_str() : "");
         if (ImGui::IsItemHovered()) view.next_hover.request = i;
         ImGui::PopID();
       }
