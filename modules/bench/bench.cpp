@@ -10,6 +10,7 @@ module;
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <ctime>
 #include <format>
 #include <memory>
 #include <numeric>
@@ -44,27 +45,44 @@ void fill(std::vector<float>& v, std::uint32_t seed) {
   }
 }
 
+// CPU time used so far by all threads of the process.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
 struct Repeat {
   int min_reps;
   double min_seconds;
 };
 
-// Median time of one call of fn; before each timed call, between() runs untimed (e.g. to push
-// the K/V cache out of the CPU caches, as a real step would find it).
+struct Timing {
+  double wall, cpu;  // medians of one call
+};
+
+double median(std::vector<double> v) {
+  std::ranges::nth_element(v, v.begin() + v.size() / 2);
+  return v[v.size() / 2];
+}
+
+// Median wall and CPU time of one call of fn; before each timed call, between() runs untimed
+// (e.g. to push the K/V cache out of the CPU caches, as a real step would find it).
 template <class Fn, class Between>
-double median_seconds(Fn&& fn, Between&& between, Repeat repeat) {
-  std::vector<double> times;
+Timing median_seconds(Fn&& fn, Between&& between, Repeat repeat) {
+  std::vector<double> times, cpu_times;
   double total = 0;
   fn();  // warm-up: first-touch page faults, thread start-up, instruction caches
   while (int(times.size()) < repeat.min_reps || (total < repeat.min_seconds && times.size() < 100)) {
     between();
+    const double cpu_start = process_cpu_seconds();
     const auto start = Clock::now();
     fn();
     times.push_back(seconds_since(start));
+    cpu_times.push_back(process_cpu_seconds() - cpu_start);
     total += times.back();
   }
-  std::ranges::nth_element(times, times.begin() + times.size() / 2);
-  return times[times.size() / 2];
+  return {median(times), median(cpu_times)};
 }
 
 // [SECTION] the machine ------------------------------------------------------------------------
@@ -283,15 +301,18 @@ Report run(const Options& options) {
       ck::set_num_threads(c.threads);
       const bool scalar = c.arch == "scalar";
       const Repeat repeat = scalar ? Repeat{1, 0} : c.kind == "decode" ? attention_repeat : compute_repeat;
+      Timing t{};
       if (c.kind == "gemm") {
-        c.seconds = median_seconds([&] { ck::matmul(x, w, y, c.M, c.K, c.N); }, [] {}, repeat);
+        t = median_seconds([&] { ck::matmul(x, w, y, c.M, c.K, c.N); }, [] {}, repeat);
       } else if (c.kind == "decode") {
         // Decode reads K/V that the previous step did not leave in the caches.
-        c.seconds = median_seconds([&] { attention->run(); },
-                                   [&] { volatile float s = ck::probe_stream_read(flush); (void)s; }, repeat);
+        t = median_seconds([&] { attention->run(); },
+                           [&] { volatile float s = ck::probe_stream_read(flush); (void)s; }, repeat);
       } else {
-        c.seconds = median_seconds([&] { attention->run(); }, [] {}, repeat);
+        t = median_seconds([&] { attention->run(); }, [] {}, repeat);
       }
+      c.seconds = t.wall;
+      c.cpu_seconds = t.cpu;
       c.gbps = c.bytes / c.seconds / 1e9;
       c.gflops = c.flops / c.seconds / 1e9;
       c.ratio = c.kind == "decode" ? c.gbps / report.machine.read_gbps
@@ -310,11 +331,12 @@ std::string format_table(const Report& report) {
       "machine ({} , 1 thread): read {:.1f} GB/s over {:.0f} MiB, FMA peak {:.1f} GFLOP/s\n"
       "ratio: decode to read bandwidth, prefill and gemm to FMA peak\n\n",
       m.arch, m.read_gbps, m.read_buffer_mib, m.fma_gflops);
-  s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>8} {:>9} {:>6}\n", "kind", "arch", "thr",
-                   "shape", "ms", "GB/s", "GFLOP/s", "ratio");
+  s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>10} {:>8} {:>9} {:>6}\n", "kind", "arch",
+                   "thr", "shape", "ms", "cpu ms", "GB/s", "GFLOP/s", "ratio");
   for (const Case& c : report.cases)
-    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>8.1f} {:>9.1f} {:>6.2f}\n", c.kind,
-                     c.arch, c.threads, describe(c), c.seconds * 1e3, c.gbps, c.gflops, c.ratio);
+    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>10.3f} {:>8.1f} {:>9.1f} {:>6.2f}\n",
+                     c.kind, c.arch, c.threads, describe(c), c.seconds * 1e3, c.cpu_seconds * 1e3,
+                     c.gbps, c.gflops, c.ratio);
   return s;
 }
 
@@ -328,7 +350,8 @@ std::string to_json(const Report& report) {
   for (const Case& c : report.cases) {
     nlohmann::json e = {{"kind", c.kind},       {"arch", c.arch},         {"threads", c.threads},
                         {"head_dim", c.head_dim}, {"context", c.context}, {"gbps", c.gbps},
-                        {"gflops", c.gflops},   {"ratio", c.ratio},       {"seconds", c.seconds}};
+                        {"gflops", c.gflops},   {"ratio", c.ratio},       {"seconds", c.seconds},
+                        {"cpu_seconds", c.cpu_seconds}};
     if (c.kind == "gemm") {
       e["label"] = c.label;
       e["M"] = c.M, e["K"] = c.K, e["N"] = c.N;

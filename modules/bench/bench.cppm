@@ -37,6 +37,9 @@ struct Case {
   int M = 0, K = 0, N = 0;
   std::string label;  // e.g. "larger model MLP up"
   double seconds = 0;  // median time of one call
+  // Median CPU time of one call, all threads of the process: on a machine other work also
+  // loads, the wall time includes waiting for a core and this does not (1 thread: cpu ~ wall).
+  double cpu_seconds = 0;
   double bytes = 0;    // bytes the kernel must read at least (decode: K and V)
   double flops = 0;
   double gbps = 0, gflops = 0;

@@ -8,7 +8,9 @@
 // [SECTION] rope, rmsnorm, softmax, argmax
 module;
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 #include "arch/kernel_table.hpp"
@@ -22,34 +24,114 @@ namespace {
 
 // [SECTION] attention --------------------------------------------------------------------------
 
-// Query tokens per prefill work item: enough rows (tokens x heads) for each loaded K/V tile to
-// be reused many times, few enough that the item's Q and O (2 x rows x D floats) stay in L2.
-int prefill_tile_tokens(int num_heads) { return std::clamp(256 / num_heads, 1, 64); }
+// A prefill work item is a tile of query tokens for one KV head: its rows are (token, query
+// head of the group). Many rows per item make each key tile (loaded once per item, and
+// transposed) serve many FMAs; 128-256 rows keep the item's Q and O (2 x rows x D floats) in
+// L2. One KV head per item also gives Hkv times more items to spread over the threads.
+int prefill_tile_tokens(int group) { return std::clamp(256 / group, 1, 128); }
 
-// Cuts a request's new tokens into tiles: one tile for a decode token, tiles of
-// prefill_tile_tokens for a chunk.
-void add_tiles(std::vector<AttentionTile>& tiles, AttentionTile request, int num_heads) {
-  const int step = prefill_tile_tokens(num_heads);
-  for (int i = 0; i < request.num_tokens; i += step) {
-    AttentionTile t = request;
-    t.first_token = request.first_token + i;
-    t.first_position = request.first_position + i;
-    t.num_tokens = std::min(step, request.num_tokens - i);
-    if (t.mask) t.mask += std::size_t(i) * t.mask_stride;
-    tiles.push_back(t);
+// Split decode (flash-decoding): a decode token over a long context is cut into partitions of
+// about DECODE_PARTITION_KEYS keys (a multiple of the kernel's 64-key tile), each one a work
+// item that any thread may take. The cut depends only on the context length, never on the
+// thread count, so the result is the same bits on 1 thread or many.
+constexpr int DECODE_PARTITION_KEYS = 1024;
+constexpr int KEY_TILE = 64;
+
+int decode_partitions(int context_len) {
+  return std::max(1, (context_len + DECODE_PARTITION_KEYS - 1) / DECODE_PARTITION_KEYS);
+}
+
+// The work of one call: its tiles, and for each split decode token where its partitions'
+// states (O, m, l per head) are and where the merged row goes.
+struct Work {
+  struct Split {
+    int token;       // row of q/out
+    int first_tile;  // index of its first partition in `tiles` (before sorting)
+    int first_part;  // index of its first partition's state in `partials`
+    int parts;
+  };
+  std::vector<AttentionTile> tiles;
+  std::vector<Split> splits;
+  std::vector<float> partials;  // (partitions, H, D + 2)
+};
+
+// Cuts a request's new tokens into work items: for a chunk, tiles of prefill_tile_tokens for
+// each KV head; for a decode token, one item over all heads — or, over a long context, one per
+// partition of its keys.
+void add_tiles(Work& work, AttentionTile request, int num_heads, int num_kv_heads, int head_dim) {
+  const int parts = request.num_tokens == 1 && !request.mask ? decode_partitions(request.num_keys) : 1;
+  if (parts > 1) {
+    const int per_part = (request.num_keys + parts - 1) / parts;
+    const int step = (per_part + KEY_TILE - 1) / KEY_TILE * KEY_TILE;
+    const int first_part = int(work.partials.size()) / (num_heads * (head_dim + 2));
+    const int first_tile = int(work.tiles.size());
+    int made = 0;
+    for (int begin = 0; begin < request.num_keys; begin += step, ++made) {
+      AttentionTile t = request;
+      t.key_begin = begin;
+      t.num_keys = std::min(request.num_keys, begin + step);
+      work.tiles.push_back(t);  // run_tiles points it at its state once `partials` is sized
+    }
+    work.partials.resize(work.partials.size() + std::size_t(made) * num_heads * (head_dim + 2));
+    work.splits.push_back({request.first_token, first_tile, first_part, made});
+    return;
   }
+  if (request.num_tokens == 1) {  // a decode token: every head in one item
+    work.tiles.push_back(request);
+    return;
+  }
+  const int step = prefill_tile_tokens(num_heads / num_kv_heads);
+  for (int i = 0; i < request.num_tokens; i += step)
+    for (int kvh = 0; kvh < num_kv_heads; ++kvh) {
+      AttentionTile t = request;
+      t.first_token = request.first_token + i;
+      t.first_position = request.first_position + i;
+      t.num_tokens = std::min(step, request.num_tokens - i);
+      t.kv_head = kvh;
+      if (t.mask) t.mask += std::size_t(i) * t.mask_stride;
+      work.tiles.push_back(t);
+    }
 }
 
 // Runs the tiles on the thread pool, the most expensive (most query x key pairs) first so the
-// threads finish together.
-void run_tiles(const AttentionProblem& problem, std::vector<AttentionTile>& tiles) {
+// threads finish together; then merges the partitions of split decodes.
+void run_tiles(const AttentionProblem& problem, Work& work) {
+  const int H = problem.num_heads, D = problem.head_dim;
+  for (const Work::Split& split : work.splits)  // `partials` is complete: point at the states
+    for (int p = 0; p < split.parts; ++p)
+      work.tiles[split.first_tile + p].partial =
+          &work.partials[std::size_t(split.first_part + p) * H * (D + 2)];
   const auto cost = [](const AttentionTile& t) {
-    return std::int64_t(t.num_tokens) * std::min(t.num_keys, t.first_position + t.num_tokens);
+    return std::int64_t(t.num_tokens) *
+           (std::min(t.num_keys, t.first_position + t.num_tokens) - t.key_begin);
   };
-  std::stable_sort(tiles.begin(), tiles.end(),
+  std::stable_sort(work.tiles.begin(), work.tiles.end(),
                    [&](const AttentionTile& a, const AttentionTile& b) { return cost(a) > cost(b); });
   const auto kernel = active().attention_tile;
-  parallel_for(int(tiles.size()), [&](int i) { kernel(problem, tiles[i]); });
+  parallel_for(int(work.tiles.size()), [&](int i) { kernel(problem, work.tiles[i]); });
+
+  // Merge (exact rescaling, as the online softmax does between key tiles): with M the largest
+  // partition maximum, out = sum_p exp(m_p - M) O_p / sum_p exp(m_p - M) l_p.
+  for (const Work::Split& split : work.splits)
+    for (int h = 0; h < H; ++h) {
+      const auto state = [&](int p) {
+        return &work.partials[(std::size_t(split.first_part + p) * H + h) * (D + 2)];
+      };
+      float M = -std::numeric_limits<float>::infinity();
+      for (int p = 0; p < split.parts; ++p) M = std::max(M, state(p)[D]);
+      float* dst = problem.out + (std::size_t(split.token) * H + h) * D;
+      std::fill(dst, dst + D, 0.f);
+      if (M == -std::numeric_limits<float>::infinity()) continue;  // no visible key at all
+      float L = 0.f;
+      for (int p = 0; p < split.parts; ++p) {
+        const float* st = state(p);
+        const float w = std::exp(st[D] - M);  // a partition that saw nothing: exp(-inf) = 0
+        L += w * st[D + 1];
+        for (int d = 0; d < D; ++d) dst[d] += w * st[d];
+      }
+      const float inv = L > 0.f ? 1.f / L : 0.f;
+      for (int d = 0; d < D; ++d) dst[d] *= inv;
+    }
 }
 
 AttentionProblem make_problem(std::span<const float> q, std::span<float> out,
@@ -66,17 +148,17 @@ void attention_varlen_paged(std::span<const float> q, const PagedKV& kv, const V
                             std::span<float> out, const AttentionShape& shape) {
   check_varlen("attention_varlen_paged", q, kv, batch, out, shape);
   if (!active().attention_tile) return attention_varlen_paged_reference(q, kv, batch, out, shape);
-  std::vector<AttentionTile> tiles;
+  Work work;
   for (std::size_t r = 0; r < varlen_num_requests(batch); ++r) {
     const int q_begin = batch.cu_seqlens_q[r], q_len = batch.cu_seqlens_q[r + 1] - q_begin;
     const int C = batch.context_lens[r];
-    add_tiles(tiles,
+    add_tiles(work,
               {.first_token = q_begin, .num_tokens = q_len, .first_position = C - q_len,
                .num_keys = C,
                .block_table = batch.block_tables.data() + r * batch.max_blocks_per_seq},
-              shape.num_heads);
+              shape.num_heads, shape.num_kv_heads, shape.head_dim);
   }
-  run_tiles(make_problem(q, out, kv.k_cache, kv.v_cache, kv.block_size, shape), tiles);
+  run_tiles(make_problem(q, out, kv.k_cache, kv.v_cache, kv.block_size, shape), work);
 }
 
 void attention_paged_decode(std::span<const float> q, const PagedKV& kv,
@@ -89,10 +171,11 @@ void attention_paged_decode(std::span<const float> q, const PagedKV& kv,
     std::ranges::fill(out, 0.f);
     return;
   }
-  std::vector<AttentionTile> tiles = {{.first_token = 0, .num_tokens = 1,
-                                       .first_position = context_len - 1,
-                                       .num_keys = context_len, .block_table = block_table.data()}};
-  run_tiles(make_problem(q, out, kv.k_cache, kv.v_cache, kv.block_size, shape), tiles);
+  Work work;
+  add_tiles(work, {.first_token = 0, .num_tokens = 1, .first_position = context_len - 1,
+                   .num_keys = context_len, .block_table = block_table.data()},
+            shape.num_heads, shape.num_kv_heads, shape.head_dim);
+  run_tiles(make_problem(q, out, kv.k_cache, kv.v_cache, kv.block_size, shape), work);
 }
 
 // Dense K/V (S, Hkv, D) is a pool of one block of S slots: the same kernel serves it.
@@ -104,11 +187,11 @@ void attention_dense_causal(std::span<const float> q, std::span<const float> k,
     return attention_dense_causal_reference(q, k, v, out, seq_len, shape);
   if (seq_len == 0) return;
   const int32_t only_block = 0;
-  std::vector<AttentionTile> tiles;
-  add_tiles(tiles, {.first_token = 0, .num_tokens = seq_len, .first_position = 0,
-                    .num_keys = seq_len, .block_table = &only_block},
-            shape.num_heads);
-  run_tiles(make_problem(q, out, k, v, seq_len, shape), tiles);
+  Work work;
+  add_tiles(work, {.first_token = 0, .num_tokens = seq_len, .first_position = 0,
+                   .num_keys = seq_len, .block_table = &only_block},
+            shape.num_heads, shape.num_kv_heads, shape.head_dim);
+  run_tiles(make_problem(q, out, k, v, seq_len, shape), work);
 }
 
 // The mask alone decides visibility: first_position = Tk puts every key in the causal past.
@@ -124,12 +207,12 @@ void attention_masked(std::span<const float> q, std::span<const float> k,
     return;
   }
   const int32_t only_block = 0;
-  std::vector<AttentionTile> tiles;
-  add_tiles(tiles, {.first_token = 0, .num_tokens = num_queries, .first_position = num_keys,
-                    .num_keys = num_keys, .block_table = &only_block, .mask = mask.data(),
-                    .mask_stride = num_keys},
-            shape.num_heads);
-  run_tiles(make_problem(q, out, k, v, num_keys, shape), tiles);
+  Work work;
+  add_tiles(work, {.first_token = 0, .num_tokens = num_queries, .first_position = num_keys,
+                   .num_keys = num_keys, .block_table = &only_block, .mask = mask.data(),
+                   .mask_stride = num_keys},
+            shape.num_heads, shape.num_kv_heads, shape.head_dim);
+  run_tiles(make_problem(q, out, k, v, num_keys, shape), work);
 }
 
 // [SECTION] matmul -----------------------------------------------------------------------------

@@ -8,14 +8,18 @@
 // row's maximum, the old O and l are rescaled by exp(m_old - m_new). At the end O / l is the
 // softmax-weighted sum of V, exactly as if all scores had been seen at once.
 //
-// One work item = consecutive query tokens of one request, every head. The loop over KV heads
-// sits inside the loop over key tiles, so one key tile's K/V (contiguous in a block of the
-// pool: (B, Hkv, D)) is read from memory once, and the H/Hkv query heads of a KV head
-// (grouped-query attention) use each loaded K and V row together. The same code is the decode
-// path (one token: H rows, memory bound) and the prefill path (many tokens: register-blocked
-// 4-row x 4-key score blocks and 4-row x 4-vector P·V blocks, compute bound).
+// One work item = consecutive query tokens of one request, every head (decode) or the query
+// heads of one KV head (prefill). The loop over KV heads sits inside the loop over key tiles,
+// so one key tile's K/V (contiguous in a block of the pool: (B, Hkv, D)) is read from memory
+// once, and the H/Hkv query heads of a KV head (grouped-query attention) use each loaded K
+// and V row together. The same code is the decode
+// path (one token: a few rows per KV head, memory bound: W-lane dot products reduced by a
+// shuffle tree) and the prefill path (many rows, compute bound: the key tile is copied
+// transposed, D x keys, so Q·Kᵀ is a register-blocked GEMM — broadcast q[r][d], multiply by
+// W keys at once — with no horizontal reduction; P·V is a register-blocked GEMM too).
 //
-// [SECTION] score block: NR rows x KB keys of Q·Kᵀ
+// [SECTION] score block (few rows): NR rows x KB keys of Q·Kᵀ, reduced across lanes
+// [SECTION] score block (many rows): NR rows x NV*W keys of Q·Kᵀ from the transposed key tile
 // [SECTION] P·V block: NR rows x CC vectors of O
 // [SECTION] the tile
 #pragma once
@@ -38,9 +42,10 @@ struct Attention {
   static constexpr int KEY_TILE = 64;  // keys per online-softmax step (a multiple of W and 4)
   // AVX-512 has 32 vector registers, the others 16: P·V keeps NR x CC accumulators live.
   static constexpr int PV_CHUNKS = W >= 16 ? 4 : 2;
+  static constexpr int PV_ROWS = W >= 16 ? 6 : 4;  // 6 x 4 = 24 accumulators with AVX-512
   static constexpr float NEG_INF = -std::numeric_limits<float>::infinity();
 
-  // [SECTION] score block ---------------------------------------------------------------------
+  // [SECTION] score block (few rows) ----------------------------------------------------------
 
   // sums[i] = reduce_add(rows[i]) for i < W: W horizontal sums in one shuffle tree.
   // xsimd::haddp does this, but in xsimd 13.2 its AVX-512 version returns the sums in a
@@ -129,6 +134,110 @@ struct Attention {
     }
   }
 
+  // [SECTION] score block (many rows) ---------------------------------------------------------
+
+  // Rows of a score block over the transposed key tile, and vectors of W keys per block:
+  // NR_T x NV_T accumulators + NV_T key vectors + 1 broadcast fit the register file (32
+  // vectors with AVX-512: 6 x 4 = 24 accumulators; 16 otherwise: 6 x 2 = 12).
+  static constexpr int NR_T = 6;
+  static constexpr int NV_T = W >= 16 ? 4 : 2;
+
+  // A W x W block transposed in registers (rows[i] lane j <-> rows[j] lane i).
+  static void transpose_block(batch* rows) {
+#if defined(__AVX512F__)  // xsimd 13.2 has no AVX-512 float transpose (it goes through memory)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+      // 1. Within each 128-bit lane, 4x4 transposes of rows 4i..4i+3: u[4i + c] lane L holds
+      //    column 4L + c of those four rows.
+      __m512 u[16];
+      for (int i = 0; i < 4; ++i) {
+        const __m512 r0 = rows[4 * i], r1 = rows[4 * i + 1], r2 = rows[4 * i + 2], r3 = rows[4 * i + 3];
+        const __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpackhi_ps(r0, r1);
+        const __m512 t2 = _mm512_unpacklo_ps(r2, r3), t3 = _mm512_unpackhi_ps(r2, r3);
+        u[4 * i + 0] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 1] = _mm512_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+        u[4 * i + 2] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+        u[4 * i + 3] = _mm512_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+      }
+      // 2. Column 4L + c gathers lane L of u[c], u[4 + c], u[8 + c], u[12 + c].
+      for (int c = 0; c < 4; ++c) {
+        const __m512 lo01 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 hi01 = _mm512_shuffle_f32x4(u[c], u[4 + c], _MM_SHUFFLE(3, 2, 3, 2));
+        const __m512 lo23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(1, 0, 1, 0));
+        const __m512 hi23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], _MM_SHUFFLE(3, 2, 3, 2));
+        rows[0 + c] = _mm512_shuffle_f32x4(lo01, lo23, _MM_SHUFFLE(2, 0, 2, 0));
+        rows[4 + c] = _mm512_shuffle_f32x4(lo01, lo23, _MM_SHUFFLE(3, 1, 3, 1));
+        rows[8 + c] = _mm512_shuffle_f32x4(hi01, hi23, _MM_SHUFFLE(2, 0, 2, 0));
+        rows[12 + c] = _mm512_shuffle_f32x4(hi01, hi23, _MM_SHUFFLE(3, 1, 3, 1));
+      }
+      return;
+    }
+#endif
+    xsimd::transpose(rows, rows + W);
+  }
+
+  // kt[d * KEY_TILE + j] = k_j[d] for keys j < nk rounded up to W (k is padded with copies of
+  // the last key; their scores are masked to -inf later). W x W blocks are transposed in
+  // registers: about one shuffle per two floats moved, paid once per key tile and KV head and
+  // shared by every query row of the item.
+  static void transpose_keys(const float* const* k, int nk, int D, float* kt) {
+    for (int j0 = 0; j0 < nk; j0 += W) {
+      int d = 0;
+      for (; d + W <= D; d += W) {
+        batch block[W];
+        for (int i = 0; i < W; ++i) block[i] = batch::load_unaligned(k[j0 + i] + d);
+        transpose_block(block);
+        for (int i = 0; i < W; ++i) block[i].store_aligned(kt + std::size_t(d + i) * KEY_TILE + j0);
+      }
+      for (; d < D; ++d)  // head_dim % W tail
+        for (int i = 0; i < W; ++i) kt[std::size_t(d) * KEY_TILE + j0 + i] = k[j0 + i][d];
+    }
+  }
+
+  // s[r * lds + j] = q_r · k_j for NR rows and the NV*W keys of kt starting at column j0.
+  // For each d: NV vectors of keys are loaded and NR values of q broadcast — NR*NV
+  // independent FMA chains, each summing over d in order, as the reference does.
+  template <int NR, int NV>
+  static void score_block_t(const float* q, int D, const float* kt, float* s, int lds) {
+    batch acc[NR][NV];
+    for (int r = 0; r < NR; ++r)
+      for (int c = 0; c < NV; ++c) acc[r][c] = batch(0.f);
+    for (int d = 0; d < D; ++d) {
+      batch kv[NV];
+      for (int c = 0; c < NV; ++c) kv[c] = batch::load_aligned(kt + std::size_t(d) * KEY_TILE + c * W);
+      for (int r = 0; r < NR; ++r) {
+        const batch qr(q[r * D + d]);
+        for (int c = 0; c < NV; ++c) acc[r][c] = xsimd::fma(qr, kv[c], acc[r][c]);
+      }
+    }
+    for (int r = 0; r < NR; ++r)
+      for (int c = 0; c < NV; ++c) acc[r][c].store_aligned(s + r * lds + c * W);
+  }
+
+  // Runtime (rows, vectors) -> the fixed-size block, counting both down from the maximum.
+  template <int NR = NR_T, int NV = NV_T>
+  static void score_block_t_dispatch(int nr, int nv, const float* q, int D, const float* kt,
+                                     float* s, int lds) {
+    if constexpr (NR == 0 || NV == 0) {
+      (void)nr, (void)nv, (void)q, (void)D, (void)kt, (void)s, (void)lds;
+    } else if (nr < NR) {
+      score_block_t_dispatch<NR - 1, NV>(nr, nv, q, D, kt, s, lds);
+    } else if (nv < NV) {
+      score_block_t_dispatch<NR, NV - 1>(nr, nv, q, D, kt, s, lds);
+    } else {
+      score_block_t<NR, NV>(q, D, kt, s, lds);
+    }
+  }
+
+  // Scores of nr rows (1..NR_T) against the transposed tile, up to the key vector holding
+  // last_visible (later vectors are wholly in the causal future of every row).
+  static void score_rows_t(int nr, const float* q, int D, const float* kt, int padded,
+                           int last_visible, float* s, int lds) {
+    if (last_visible < 0) return;
+    const int nvec = std::min(padded, last_visible + 1 + W - 1) / W;
+    for (int c0 = 0; c0 < nvec; c0 += NV_T)
+      score_block_t_dispatch(nr, std::min(NV_T, nvec - c0), q, D, kt + c0 * W, s + c0 * W, lds);
+  }
+
   // [SECTION] P·V block -----------------------------------------------------------------------
 
   // o[r][d0 .. d0 + CC*W) += sum_j p[r * lds + j] * v_j[d0 ..] for NR rows, keys 0..nk-1.
@@ -169,6 +278,8 @@ struct Attention {
   static void pv_rows(int nr, const float* p, int lds, const float* const* v, int nk, float* o,
                       int D) {
     switch (nr) {
+      case 6: if constexpr (PV_ROWS >= 6) return pv_rows_fixed<6>(p, lds, v, nk, o, D); else break;
+      case 5: if constexpr (PV_ROWS >= 5) return pv_rows_fixed<5>(p, lds, v, nk, o, D); else break;
       case 4: return pv_rows_fixed<4>(p, lds, v, nk, o, D);
       case 3: return pv_rows_fixed<3>(p, lds, v, nk, o, D);
       case 2: return pv_rows_fixed<2>(p, lds, v, nk, o, D);
@@ -210,83 +321,85 @@ struct Attention {
 
   // [SECTION] the tile ------------------------------------------------------------------------
 
-  // Decode is a pure stream through K and V, but the rows of one KV head are Hkv*D floats
+  // K and V are read straight from the pool, where the rows of one KV head are Hkv*D floats
   // apart and a tile jumps between blocks, which the hardware prefetcher follows poorly. So
-  // while one tile is computed, ask for the next tile's K and V rows (all heads of a slot are
-  // contiguous) one cache line at a time.
+  // while one tile is computed, ask for the next tile's K and V rows of KV heads [kv0, kv1)
+  // (contiguous within a slot) one cache line at a time.
   static void prefetch_tile(const detail::AttentionProblem& P, const detail::AttentionTile& T,
-                            int j0, int num_keys) {
+                            int j0, int num_keys, int kv0, int kv1) {
     const std::size_t row_floats = std::size_t(P.num_kv_heads) * P.head_dim;
+    const std::size_t first = std::size_t(kv0) * P.head_dim, last = std::size_t(kv1) * P.head_dim;
     const int end = std::min(num_keys, j0 + KEY_TILE);
     for (int key = j0; key < end; ++key) {
       const std::size_t slot =
           (std::size_t(T.block_table[key / P.block_size]) * P.block_size + key % P.block_size) * row_floats;
-      for (std::size_t f = 0; f < row_floats; f += 64 / sizeof(float)) {
+      for (std::size_t f = first; f < last; f += 64 / sizeof(float)) {
         __builtin_prefetch(P.k_cache + slot + f);
         __builtin_prefetch(P.v_cache + slot + f);
       }
     }
   }
 
-  // Rows of one KV head sit Hkv*D floats apart in the pool (4 KiB for 8 heads of 128): the
-  // same L1 cache sets for every key, so a tile read again and again by many query rows
-  // keeps evicting itself. With enough rows to amortise it, the tile's K and V rows are first
-  // copied next to each other. (Decode reads each row once: no copy, it would only add work.)
+  // With enough query rows per KV head (prefill) the key tile is copied transposed (kt,
+  // D x KEY_TILE) for the GEMM-shaped score step, and the V rows next to each other: rows of
+  // one KV head sit Hkv*D floats apart in the pool (4 KiB for 8 heads of 128), the same L1
+  // sets for every key, so a tile re-read by many query rows would keep evicting itself.
+  // Decode (a few rows) reads each row once: no copy, it would only add work.
   static constexpr int PACK_MIN_ROWS = 8;
 
-  struct Scratch;
-  static void pack_tile(const float** kp, const float** vp, int nk, int D, Scratch& sc) {
-    sc.k_tile.resize(std::size_t(KEY_TILE) * D);
-    sc.v_tile.resize(std::size_t(KEY_TILE) * D);
-    for (int j = 0; j < nk; ++j) {
-      float* kd = &sc.k_tile[std::size_t(j) * D];
-      float* vd = &sc.v_tile[std::size_t(j) * D];
-      int d = 0;
-      for (; d + W <= D; d += W) {
-        batch::load_unaligned(kp[j] + d).store_unaligned(kd + d);
-        batch::load_unaligned(vp[j] + d).store_unaligned(vd + d);
-      }
-      for (; d < D; ++d) kd[d] = kp[j][d], vd[d] = vp[j][d];
-      kp[j] = kd;
-      vp[j] = vd;
-    }
-  }
-
   struct Scratch {
-    std::vector<float> k_tile, v_tile;  // (KEY_TILE, D) each: the packed K/V rows of one head
+    std::vector<float, xsimd::aligned_allocator<float, 64>> kt;  // (D, KEY_TILE) keys transposed
+    std::vector<float> v_tile;  // (KEY_TILE, D): the V rows of one head, contiguous
     std::vector<float> q, o, m, l;  // (Hkv, rows, D) / (Hkv, rows, D) / (Hkv*rows) / (Hkv*rows)
     std::vector<float, xsimd::aligned_allocator<float, 64>> s;  // (rows, KEY_TILE)
     std::vector<std::size_t> slot;                              // (KEY_TILE) offsets of slots
   };
 
+  static void pack_values(const float** vp, int nk, int D, Scratch& sc) {
+    sc.v_tile.resize(std::size_t(KEY_TILE) * D);
+    for (int j = 0; j < nk; ++j) {
+      float* vd = &sc.v_tile[std::size_t(j) * D];
+      int d = 0;
+      for (; d + W <= D; d += W) batch::load_unaligned(vp[j] + d).store_unaligned(vd + d);
+      for (; d < D; ++d) vd[d] = vp[j][d];
+      vp[j] = vd;
+    }
+  }
+
   static void tile(const detail::AttentionProblem& P, const detail::AttentionTile& T) {
     const int H = P.num_heads, Hkv = P.num_kv_heads, D = P.head_dim, group = H / Hkv;
     const int rows = T.num_tokens * group;  // query rows per KV head: (token, head in group)
+    const bool packed = rows >= PACK_MIN_ROWS;
+    // The KV heads of this item: all, or one. Scratch index of KV head kvh: kvh - kv0.
+    const int kv0 = T.kv_head < 0 ? 0 : T.kv_head, kv1 = T.kv_head < 0 ? Hkv : T.kv_head + 1;
+    const int nkv = kv1 - kv0;
     thread_local Scratch sc;
-    sc.q.resize(std::size_t(Hkv) * rows * D);
-    sc.o.assign(std::size_t(Hkv) * rows * D, 0.f);
-    sc.m.assign(std::size_t(Hkv) * rows, NEG_INF);
-    sc.l.assign(std::size_t(Hkv) * rows, 0.f);
+    sc.q.resize(std::size_t(nkv) * rows * D);
+    sc.o.assign(std::size_t(nkv) * rows * D, 0.f);
+    sc.m.assign(std::size_t(nkv) * rows, NEG_INF);
+    sc.l.assign(std::size_t(nkv) * rows, 0.f);
     sc.s.resize(std::size_t(rows) * KEY_TILE);
     sc.slot.resize(KEY_TILE);
+    if (packed) sc.kt.resize(std::size_t(D) * KEY_TILE);
 
     // Q, pre-multiplied by the scale, regrouped so each KV head's rows are contiguous:
-    // qs[kvh][i * group + g] = scale * q[first_token + i][kvh * group + g].
+    // qs[kvh - kv0][i * group + g] = scale * q[first_token + i][kvh * group + g].
     const batch vscale(P.scale);
-    for (int kvh = 0; kvh < Hkv; ++kvh)
+    for (int kvh = kv0; kvh < kv1; ++kvh)
       for (int r = 0; r < rows; ++r) {
         const float* src = P.q + (std::size_t(T.first_token + r / group) * H + kvh * group + r % group) * D;
-        float* dst = &sc.q[(std::size_t(kvh) * rows + r) * D];
+        float* dst = &sc.q[(std::size_t(kvh - kv0) * rows + r) * D];
         int d = 0;
         for (; d + W <= D; d += W) (batch::load_unaligned(src + d) * vscale).store_unaligned(dst + d);
         for (; d < D; ++d) dst[d] = src[d] * P.scale;
       }
 
-    // Keys beyond the last token's position are invisible to the whole tile.
+    // Keys beyond the last token's position are invisible to the whole tile; keys before
+    // key_begin belong to another partition of a split decode (merged in ops.cpp).
     const int num_keys = std::min(T.num_keys, T.first_position + T.num_tokens);
     const float* kp[KEY_TILE + MAX_KEYS_PER_BLOCK];
     const float* vp[KEY_TILE];
-    for (int j0 = 0; j0 < num_keys; j0 += KEY_TILE) {
+    for (int j0 = T.key_begin; j0 < num_keys; j0 += KEY_TILE) {
       const int nk = std::min(KEY_TILE, num_keys - j0);
       const int padded = (nk + W - 1) / W * W;
       for (int j = 0; j < nk; ++j) {  // key position -> its slot in the pool, through the table
@@ -294,23 +407,33 @@ struct Attention {
         sc.slot[j] = (std::size_t(T.block_table[key / P.block_size]) * P.block_size +
                       key % P.block_size) * Hkv * D;
       }
-      if (T.num_tokens <= 4) prefetch_tile(P, T, j0 + KEY_TILE, num_keys);
-      for (int kvh = 0; kvh < Hkv; ++kvh) {
+      prefetch_tile(P, T, j0 + KEY_TILE, num_keys, kv0, kv1);
+      for (int kvh = kv0; kvh < kv1; ++kvh) {
         for (int j = 0; j < nk; ++j) {
           kp[j] = P.k_cache + sc.slot[j] + std::size_t(kvh) * D;
           vp[j] = P.v_cache + sc.slot[j] + std::size_t(kvh) * D;
         }
-        if (rows >= PACK_MIN_ROWS) pack_tile(kp, vp, nk, D, sc);
         for (int j = nk; j < nk + MAX_KEYS_PER_BLOCK; ++j) kp[j] = kp[nk - 1];  // pad the last block
-        const float* q = &sc.q[std::size_t(kvh) * rows * D];
-        float* o = &sc.o[std::size_t(kvh) * rows * D];
+        const float* q = &sc.q[std::size_t(kvh - kv0) * rows * D];
+        float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
         float* s = sc.s.data();
 
-        // S = Q·Kᵀ, blocks of up to 4 rows x W/rows keys, skipping blocks wholly in the causal future.
-        for (int r0 = 0; r0 < rows; r0 += 4) {
-          const int nr = std::min(4, rows - r0);
-          const int last_visible = T.first_position + (r0 + nr - 1) / group - j0;
-          score_rows(nr, q + std::size_t(r0) * D, D, kp, nk, last_visible, s + r0 * KEY_TILE, KEY_TILE);
+        // S = Q·Kᵀ, skipping key blocks wholly in the causal future of a row block.
+        if (packed) {  // GEMM-shaped: NR_T rows x NV_T vectors of keys from the transposed tile
+          transpose_keys(kp, nk, D, sc.kt.data());
+          pack_values(vp, nk, D, sc);
+          for (int r0 = 0; r0 < rows; r0 += NR_T) {
+            const int nr = std::min(NR_T, rows - r0);
+            const int last_visible = T.first_position + (r0 + nr - 1) / group - j0;
+            score_rows_t(nr, q + std::size_t(r0) * D, D, sc.kt.data(), padded, last_visible,
+                         s + r0 * KEY_TILE, KEY_TILE);
+          }
+        } else {  // dot products: up to 4 rows x W/rows keys, reduced across lanes
+          for (int r0 = 0; r0 < rows; r0 += 4) {
+            const int nr = std::min(4, rows - r0);
+            const int last_visible = T.first_position + (r0 + nr - 1) / group - j0;
+            score_rows(nr, q + std::size_t(r0) * D, D, kp, nk, last_visible, s + r0 * KEY_TILE, KEY_TILE);
+          }
         }
         // Causal limit, explicit mask and padding become -inf; then the online softmax.
         for (int r = 0; r < rows; ++r) {
@@ -323,26 +446,38 @@ struct Attention {
             for (int j = 0; j < first_hidden; ++j)
               if (!mr[j]) sr[j] = NEG_INF;
           }
-          float& m = sc.m[std::size_t(kvh) * rows + r];
-          float& l = sc.l[std::size_t(kvh) * rows + r];
+          float& m = sc.m[std::size_t(kvh - kv0) * rows + r];
+          float& l = sc.l[std::size_t(kvh - kv0) * rows + r];
           const float alpha = online_softmax_row(sr, padded, m, l);
           if (alpha != 1.f) scale_row(o + std::size_t(r) * D, D, alpha);
         }
-        // O += P·V, 4 rows at a time, over the keys the rows can see.
-        for (int r0 = 0; r0 < rows; r0 += 4) {
-          const int nr = std::min(4, rows - r0);
+        // O += P·V, PV_ROWS rows at a time, over the keys the rows can see.
+        for (int r0 = 0; r0 < rows; r0 += PV_ROWS) {
+          const int nr = std::min(PV_ROWS, rows - r0);
           const int visible = std::clamp(T.first_position + (r0 + nr - 1) / group - j0 + 1, 0, nk);
           pv_rows(nr, s + r0 * KEY_TILE, KEY_TILE, vp, visible, o + std::size_t(r0) * D, D);
         }
       }
     }
 
+    // A partition of a split decode hands back its unnormalised state (O, m, l) per row.
+    if (T.partial) {
+      for (int kvh = kv0; kvh < kv1; ++kvh)
+        for (int r = 0; r < rows; ++r) {
+          const std::size_t row = std::size_t(kvh - kv0) * rows + r;
+          float* dst = T.partial + (std::size_t(r / group) * H + kvh * group + r % group) * (D + 2);
+          std::copy_n(&sc.o[row * D], D, dst);
+          dst[D] = sc.m[row];
+          dst[D + 1] = sc.l[row];
+        }
+      return;
+    }
     // out = O / l; a row that saw no key at all (l = 0) is zero.
-    for (int kvh = 0; kvh < Hkv; ++kvh)
+    for (int kvh = kv0; kvh < kv1; ++kvh)
       for (int r = 0; r < rows; ++r) {
-        const float l = sc.l[std::size_t(kvh) * rows + r];
+        const float l = sc.l[std::size_t(kvh - kv0) * rows + r];
         const float inv = l > 0.f ? 1.f / l : 0.f;
-        const float* src = &sc.o[(std::size_t(kvh) * rows + r) * D];
+        const float* src = &sc.o[(std::size_t(kvh - kv0) * rows + r) * D];
         float* dst = P.out + (std::size_t(T.first_token + r / group) * H + kvh * group + r % group) * D;
         const batch vinv(inv);
         int d = 0;

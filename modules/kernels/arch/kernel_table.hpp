@@ -27,9 +27,13 @@ struct AttentionProblem {
   int block_size = 1;              // B
 };
 
-// One work item: a tile of consecutive query tokens of one request, all heads.
+// One work item: a tile of consecutive query tokens of one request, all heads or (kv_head >= 0)
+// the query heads of one KV head.
 // Query token i (0-based in the tile) may see key j iff j <= first_position + i and, when
 // mask is set, mask[i * mask_stride + j] != 0. Keys are looked up through block_table.
+// A split decode (flash-decoding) gives each partition of the keys its own item: it walks
+// keys [key_begin, num_keys) only and writes its unnormalised state to `partial` instead of
+// out; ops.cpp merges the partitions.
 struct AttentionTile {
   int first_token = 0;      // row of q/out of the tile's first token
   int num_tokens = 0;       // tokens in the tile (>= 1)
@@ -38,6 +42,9 @@ struct AttentionTile {
   const int32_t* block_table = nullptr;  // (ceil(num_keys / B))
   const std::uint8_t* mask = nullptr;    // (num_tokens, mask_stride) or nullptr
   int mask_stride = 0;
+  int kv_head = -1;           // -1: every KV head; else only this one and its query heads
+  int key_begin = 0;          // first key of this item (0, or a partition's start)
+  float* partial = nullptr;   // (num_tokens, H, D + 2): O, m, l per row, or nullptr: out = O / l
 };
 
 struct KernelTable {

@@ -7,7 +7,7 @@
 //  * w is copied ("packed") KC rows x NC columns at a time into panels of NR*W columns laid
 //    out k-major, so the micro-kernel reads it contiguously (w's own rows are N floats apart,
 //    which for large N would alias in the L1 cache) and the panel stays in L2; the MR rows of
-//    x a micro-kernel reads are packed k-major too, for the same reason;
+//    x are packed k-major too (MC rows at a time, once per KC slice, reused against all of w);
 //  * y[m][n] still sums x[m][k] * w[k][n] for k = 0, 1, 2, ... in order, like the reference.
 // Few rows (decode: one token per request) make w's reads the whole cost; then a streaming
 // loop reads each row of w once and updates the few rows of y.
@@ -29,6 +29,7 @@ struct Gemm {
   static constexpr int PANEL = NR * W;      // columns per packed panel
   static constexpr int KC = 256;            // rows of w per packed block
   static constexpr int NC = PANEL * (W >= 16 ? 8 : 16);  // columns per packed block
+  static constexpr int MC = 256;            // rows of x packed at once (a multiple of MR)
   static constexpr int STREAM_ROWS = 4;     // fewer rows than this: streaming path
 
   // y[0..ROWS)[0..PANEL) (+)= a · panel[0..kc)[0..PANEL)
@@ -116,29 +117,36 @@ struct Gemm {
     if (m_end - m_begin < STREAM_ROWS || K == 0) return stream_rows(x, w, y, m_begin, m_end, K, N);
     thread_local std::vector<float, xsimd::aligned_allocator<float, 64>> packed, edge, apack;
     packed.resize(std::size_t(KC) * NC);
-    apack.resize(std::size_t(KC) * MR);
+    apack.resize(std::size_t(KC) * MC);
     edge.resize(std::size_t(MR) * PANEL);
-    for (int n0 = 0; n0 < N; n0 += NC) {
-      const int nc = std::min(NC, N - n0);
-      for (int k0 = 0; k0 < K; k0 += KC) {
-        const int kc = std::min(KC, K - k0);
-        pack(w, N, k0, kc, n0, nc, packed.data());
-        for (int m = m_begin; m < m_end; m += MR) {
-          const int mr = std::min(MR, m_end - m);
-          pack_rows(x, K, m, mr, k0, kc, apack.data());
-          const float* a = apack.data();
-          for (int p = 0; p < nc; p += PANEL) {
-            const float* panel = packed.data() + std::size_t(p) * kc;
-            float* c = y + std::size_t(m) * N + n0 + p;
-            const int width = std::min(PANEL, nc - p);
-            if (width == PANEL) {
-              micro_rows(mr, a, panel, kc, c, N, k0 > 0);
-            } else {  // the right edge: through a full-width scratch block
-              for (int r = 0; r < mr; ++r)
-                std::copy(c + std::size_t(r) * N, c + std::size_t(r) * N + width, &edge[r * PANEL]);
-              micro_rows(mr, a, panel, kc, edge.data(), PANEL, k0 > 0);
-              for (int r = 0; r < mr; ++r)
-                std::copy(&edge[r * PANEL], &edge[r * PANEL] + width, c + std::size_t(r) * N);
+    // Loop order (BLIS's, minus one level): a KC-deep slice of up to MC rows of x is packed
+    // once and reused against every column block of w; each packed block of w (KC x NC, in
+    // L2) is reused by all those rows.
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      for (int mc0 = m_begin; mc0 < m_end; mc0 += MC) {
+        const int mc1 = std::min(m_end, mc0 + MC);
+        for (int m = mc0; m < mc1; m += MR)
+          pack_rows(x, K, m, std::min(MR, mc1 - m), k0, kc, apack.data() + std::size_t(m - mc0) * kc);
+        for (int n0 = 0; n0 < N; n0 += NC) {
+          const int nc = std::min(NC, N - n0);
+          pack(w, N, k0, kc, n0, nc, packed.data());
+          for (int m = mc0; m < mc1; m += MR) {
+            const int mr = std::min(MR, mc1 - m);
+            const float* a = apack.data() + std::size_t(m - mc0) * kc;
+            for (int p = 0; p < nc; p += PANEL) {
+              const float* panel = packed.data() + std::size_t(p) * kc;
+              float* c = y + std::size_t(m) * N + n0 + p;
+              const int width = std::min(PANEL, nc - p);
+              if (width == PANEL) {
+                micro_rows(mr, a, panel, kc, c, N, k0 > 0);
+              } else {  // the right edge: through a full-width scratch block
+                for (int r = 0; r < mr; ++r)
+                  std::copy(c + std::size_t(r) * N, c + std::size_t(r) * N + width, &edge[r * PANEL]);
+                micro_rows(mr, a, panel, kc, edge.data(), PANEL, k0 > 0);
+                for (int r = 0; r < mr; ++r)
+                  std::copy(&edge[r * PANEL], &edge[r * PANEL] + width, c + std::size_t(r) * N);
+              }
             }
           }
         }
