@@ -1,5 +1,5 @@
 // Issue 7 on the page: each scenario (memory pressure with preemption, a shared system prompt
-// with prefix caching, priorities) loads through the JS API and steps; what the engine reports
+// with prefix caching, priorities, parallel sampling) loads through the JS API and steps; what the engine reports
 // for the selected step (preemptions, prefix-cache hits, shared and cached-but-free blocks,
 // aborts) is what the panels report they drew; hovering a preempted cell or a shared block
 // shows why; the results match runs without the feature (same tokens); and a screenshot of
@@ -160,6 +160,35 @@ test('priority: urgent requests jump the queue, and every victim is a background
     s = await drawn(page);
     await page.mouse.move(5, 790);
     assertNotBlank(await windowShot(page, 'Requests', 'panel-requests-priority'), 15, 0.02);
+  } finally {
+    await close();
+  }
+});
+
+test('parallel: n = 4 samples share their prompt\'s full blocks, are named id#k, and draw their own tokens', async () => {
+  const { page, close } = await openPage();
+  try {
+    let r = await act(page, 'load_scenario', { name: 'parallel' });
+    assert.equal(r.ok, true, r.error);
+    // 3 requests x 4 samples + 1 ordinary request = 13 sequences, samples named r00#0..r00#3.
+    let s = r.state;
+    assert.equal(s.requests.length, 13);
+    assert.deepEqual(s.requests.slice(0, 4).map((q) => q.name), ['r00#0', 'r00#1', 'r00#2', 'r00#3']);
+    assert.ok(s.requests.slice(0, 4).every((q) => q.id === 'r00'));
+    // Once sample 0 has computed the prompt, its siblings share its full blocks: the grid
+    // shows blocks held by 4 tables (one copy of K/V), never a shared block being written.
+    s = await stepUntil(page, (x) => x.selected.shared_blocks.length > 0, 'a shared prompt block');
+    const b = s.selected.shared_blocks[0];
+    const holders = Object.entries(s.selected.block_tables).filter(([, t]) => t.includes(b)).map(([q]) => Number(q));
+    assert.ok(holders.length >= 2 && holders.every((q) => s.requests[q].id === s.requests[holders[0]].id),
+              `block ${b} is shared by samples of one request: ${holders}`);
+    s = await drawn(page);
+    assert.deepEqual(s.geometry.kv.shared_drawn, s.selected.shared_blocks, 'the grid drew every shared block');
+    assertNotBlank(await windowShot(page, 'Paged KV cache', 'panel-paged-kv-parallel'));
+    s = (await act(page, 'run', {})).state;
+    assert.equal(s.done, true);
+    const sampled = s.requests.slice(0, 4).map((q) => q.output_tokens);
+    assert.ok(new Set(sampled.map((t) => t.join())).size > 1, 'different samples draw different tokens');
   } finally {
     await close();
   }

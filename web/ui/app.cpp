@@ -335,7 +335,7 @@ json App::state() const {
     if (r.is_finished()) ++finished;
     else if (r.state == RequestState::waiting) ++waiting;
     else ++running;
-    reqs.push_back({{"id", r.spec.id}, {"state", std::string(to_string(r.state))},
+    reqs.push_back({{"id", r.spec.id}, {"name", r.name()}, {"state", std::string(to_string(r.state))},
                     {"num_prompt_tokens", r.num_prompt_tokens()},
                     {"num_computed_tokens", r.num_computed_tokens},
                     {"output_tokens", r.output_tokens},

@@ -45,8 +45,7 @@ RequestSpec request(int index, const std::string& prompt, int max_new_tokens, in
 }  // namespace
 
 std::vector<std::string_view> scenario_names() {
-  // TODO(parallel sampling): add "parallel" here and below once the engine has RequestSpec::n.
-  return {"chat", "long", "pressure", "shared", "priority", "big", "random"};
+  return {"chat", "long", "pressure", "shared", "priority", "parallel", "big", "random"};
 }
 
 Workload make_scenario(std::string_view name, std::uint64_t seed, int count) {
@@ -100,6 +99,20 @@ Workload make_scenario(std::string_view name, std::uint64_t seed, int count) {
       w.requests.push_back(request(i, text(rng, rng.between(12, 20)), rng.between(8, 14), 6));
       w.requests.back().priority = 0;
     }
+  } else if (name == "parallel") {
+    // Three prompts of 40-60 tokens ask for 4 samples each (temperature 0.8, top-p 0.9): each
+    // request becomes 4 sequences. Sample 0 computes the prompt; samples 1-3 are admitted once
+    // it has, sharing its full blocks (ref count 4 in the grid) and recomputing only the last,
+    // partial block. Prefix caching is off: the sharing comes from the sibling's block table.
+    e = {.max_tokens_per_step = 64, .prefill_chunk_size = 32, .max_running = 16,
+         .block_size = 8, .num_blocks = 96};
+    for (int i = 0; i < 3; ++i) {
+      w.requests.push_back(request(i, text(rng, rng.between(40, 60)), 16, 2 * i));
+      RequestSpec& r = w.requests.back();
+      r.n = 4;
+      r.sampling = {.temperature = 0.8f, .top_p = 0.9f, .seed = 100u + static_cast<unsigned>(i)};
+    }
+    w.requests.push_back(request(3, text(rng, 20), 24, 0));  // an ordinary request beside them
   } else if (name == "big") {
     e = {.max_tokens_per_step = 128, .prefill_chunk_size = 32, .max_running = 64,
          .block_size = 8, .num_blocks = 1024};
@@ -115,7 +128,7 @@ Workload make_scenario(std::string_view name, std::uint64_t seed, int count) {
           request(i, text(rng, rng.between(4, 100)), rng.between(1, 32), rng.between(0, count)));
   } else {
     throw std::invalid_argument(std::format(
-        "scenario = \"{}\": allowed chat, long, pressure, shared, priority, big, random", name));
+        "scenario = \"{}\": allowed chat, long, pressure, shared, priority, parallel, big, random", name));
   }
   return w;
 }

@@ -10,10 +10,10 @@
 //             takes the free-but-cached blocks back
 //   priority  policy "priority": a low-priority background batch, then urgent requests that
 //             are admitted first and, when blocks run out, preempt the background ones
+//   parallel  requests asking for n = 4 samples: the samples share their prompt's full blocks
+//             (reference count > 1) and recompute only the last, partial one (vLLM's rule)
 //   big       64 requests over 1024 blocks: the page's performance case
 //   random    `count` requests of random lengths and arrivals
-//   (parallel sampling, n > 1 samples sharing their prompt's blocks copy-on-write, gets its
-//   scenario here once the engine has RequestSpec::n — see scenarios.cpp)
 module;
 #include <cstdint>
 #include <string_view>

@@ -160,7 +160,7 @@ void PagedKVPanel::draw(const Session& session, View& view) {
           const auto table = session.block_table_at(r, s->record.step);
           const auto logical = std::ranges::find(table, b) - table.begin();
           if (logical < static_cast<std::ptrdiff_t>(table.size()))
-            view.tip(std::format("block {}: request #{} {}, logical block {}", b, r, requests[r].spec.id, logical));
+            view.tip(std::format("block {}: request #{} {}, logical block {}", b, r, requests[r].name(), logical));
         }
         view.tip(std::format("{} of {} slots used, ref count {}{}{}", snap.used_slots, B, snap.ref_count,
                              snap.ref_count > 1 ? " (shared: one copy of K/V)" : "",

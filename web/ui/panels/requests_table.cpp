@@ -56,7 +56,7 @@ void RequestsPanel::draw(const Session& session, View& view) {
         ImGui::PopStyleColor();
         if (ImGui::IsItemHovered()) view.next_hover.request = r;
         ImGui::TableNextColumn();
-        ImGui::TextUnformatted(q.spec.id.c_str());
+        ImGui::TextUnformatted(q.name().c_str());
         ImGui::TableNextColumn();
         ImGui::Text("%d", q.spec.priority);
         ImGui::TableNextColumn();

@@ -195,7 +195,7 @@ void TimelinePanel::draw(const Session& session, View& view) {
       if (m.y < origin.y + lanes_h && r >= 0 && r < static_cast<int>(s.cells.size())) {
         view.next_hover.request = r;
         const Cell& cell = s.cells[r];
-        view.tip(std::format("#{} {}: {}{}{}{}", r, session.engine().requests()[r].spec.id,
+        view.tip(std::format("#{} {}: {}{}{}{}", r, session.engine().requests()[r].name(),
                              activity_name(static_cast<int>(cell.activity)),
                              cell.activity == Activity::prefill ? std::format(" of {} tokens", cell.len) : "",
                              cell.recompute ? " (recompute: a preemption dropped them)" : "",
