@@ -160,7 +160,7 @@ std::string workload_json(const Workload& w, int indent) {
                  {"max_running", e.max_running}, {"policy", std::string(to_string(e.policy))},
                  {"reserve_full_kv", e.reserve_full_kv}, {"prefix_caching", e.prefix_caching}};
   // Every key of a request that differs from its default, so parse_workload gives it back.
-  const RequestSpec d;
+  const RequestSpec d{};
   json requests = json::array();
   for (const RequestSpec& r : w.requests) {
     json o = {{"id", r.id}};
