@@ -29,10 +29,12 @@ RequestSpec parse_request(const json& args) {
 int int_arg(const json& args, const char* key, int lo, int hi, int fallback) {
   if (!args.contains(key)) return fallback;
   const json& v = args[key];
-  // An integer above 2^63 is unsigned in nlohmann: compared as such, not wrapped.
-  const bool in_range = v.is_number_integer() &&
-                        (v.is_number_unsigned() ? v.get<unsigned long long>() <= static_cast<unsigned long long>(hi)
-                                                : v.get<long long>() >= lo && v.get<long long>() <= hi);
+  // nlohmann reads a non-negative integer as unsigned (above 2^63 it is only that): compared
+  // as such, never wrapped to a negative value.
+  const bool in_range =
+      v.is_number_unsigned() ? v.get<unsigned long long>() <= static_cast<unsigned long long>(hi) &&
+                                   (lo <= 0 || v.get<unsigned long long>() >= static_cast<unsigned long long>(lo))
+                             : v.is_number_integer() && v.get<long long>() >= lo && v.get<long long>() <= hi;
   if (!in_range)
     throw std::invalid_argument(std::format("{} = {}: allowed an integer in {}..{}", key, v.dump(), lo, hi));
   return v.get<int>();
