@@ -252,7 +252,8 @@ json App::act_unchecked(std::string_view name, const json& args) {
     session_.set_max_history(static_cast<std::size_t>(max_history));
   } else if (name == "set_max_history") {
     session_.set_max_history(static_cast<std::size_t>(int_arg(args, "n", 1, 1000000, 4096)));
-    view_.selected_step = std::max(view_.selected_step, session_.first_kept_step());
+    if (view_.selected_step >= 0)  // -1 (nothing selected) stays -1, also before any step
+      view_.selected_step = std::max(view_.selected_step, session_.first_kept_step());
   } else if (name == "set_arch") {
     kernels::set_arch(string_arg(args, "name", ""));
     view_.message = std::format("arch {}: used from the next step (Reset to rerun from step 0)", kernels::arch());
