@@ -5,6 +5,7 @@
 // finish with the same tokens as an engine that never saw the bad call.
 // The CLI's cases are in tests/cli_errors.mjs, the page's in web/tests/fuzz.test.mjs.
 #include <catch_amalgamated.hpp>
+#include <algorithm>
 #include <climits>
 #include <cmath>
 #include <cstdint>
@@ -42,8 +43,8 @@ void add_flight_requests(cblab::Engine& e) {
 }
 
 // An engine in the middle of its work: `steps` steps taken, requests in every state.
-cblab::Engine flight(int steps = 4) {
-  cblab::Engine e(kModel, kEngine);
+cblab::Engine flight(const cblab::EngineConfig& config = kEngine, int steps = 4) {
+  cblab::Engine e(kModel, config);
   add_flight_requests(e);
   for (int i = 0; i < steps; ++i) e.step();
   return e;
@@ -94,12 +95,18 @@ const std::vector<std::string>& reference_outcome() {
 // The bad call throws E with exactly `message`, the flight prints the same afterwards, and it
 // finishes exactly like a flight that never saw the call.
 template <typename E>
-void check_rejected(const std::function<void(cblab::Engine&)>& bad_call, const std::string& message) {
-  cblab::Engine e = flight();
+void check_rejected(const std::function<void(cblab::Engine&)>& bad_call, const std::string& message,
+                    const cblab::EngineConfig& config = kEngine) {
+  cblab::Engine e = flight(config);
   const std::string before = snapshot(e);
   CHECK_THROWS_MATCHES(bad_call(e), E, Message(message));
   CHECK(snapshot(e) == before);
-  CHECK(finish(e) == reference_outcome());
+  if (&config == &kEngine) {
+    CHECK(finish(e) == reference_outcome());
+  } else {
+    cblab::Engine untouched = flight(config);
+    CHECK(finish(e) == finish(untouched));
+  }
 }
 
 // A configuration the engine refuses: the constructor throws ConfigError with `message`, and
@@ -334,7 +341,7 @@ TEST_CASE("errors: workload values of the wrong type", "[errors]") {
   check_workload_rejected(R"({"engine": {"block_size": 4.5}})",
                           "engine.block_size = 4.5: allowed an integer (got number)");
   check_workload_rejected(R"({"engine": {"num_blocks": 3000000000}})",
-                          "engine.num_blocks = 3000000000: allowed an integer (got number)");
+                          "engine.num_blocks = 3000000000: allowed an integer in -2147483648..2147483647");
   check_workload_rejected(R"({"model": {"rope_theta": "big"}})",
                           R"(model.rope_theta = "big": allowed a number)");
   check_workload_rejected(R"({"model": {"seed": -1}})", "model.seed = -1: allowed an integer >= 0");
@@ -421,14 +428,138 @@ TEST_CASE("errors: kernel arch and thread count", "[errors]") {
   CHECK(finish(e) == reference_outcome());
 }
 
-// [known gaps] --------------------------------------------------------------------------------
-// docs/errors.md, "Known gaps": these pass while the gap is there ([!shouldfail]) and fail, to
-// be untagged, once it is fixed.
+// [numbers beyond their type] -----------------------------------------------------------------
+// An integer or float the field cannot hold is refused as the file wrote it, never wrapped or
+// turned into inf.
 
-TEST_CASE("errors: a JSON integer above 2^63 is refused, not wrapped to -1", "[errors][!shouldfail]") {
-  // Today read_int takes 18446744073709551615 as -1: the request is read with priority -1.
-  CHECK_THROWS_MATCHES(
-      cblab::parse_workload(R"({"requests": [{"prompt": "x", "priority": 18446744073709551615}]})"),
-      cblab::WorkloadError,
-      Message("requests[0].priority = 18446744073709551615: allowed an integer (got number)"));
+TEST_CASE("errors: JSON integers outside an int, even above 2^63", "[errors]") {
+  // nlohmann reads 18446744073709551615 as an unsigned 64-bit value; a cast to int64 would
+  // make it -1 (a priority the file does not contain).
+  check_workload_rejected(R"({"requests": [{"prompt": "x", "priority": 18446744073709551615}]})",
+                          "requests[0].priority = 18446744073709551615: allowed an integer in "
+                          "-2147483648..2147483647");
+  check_workload_rejected(R"({"requests": [{"prompt": "x", "max_new_tokens": 18446744073709551615}]})",
+                          "requests[0].max_new_tokens = 18446744073709551615: allowed an integer "
+                          "in -2147483648..2147483647");
+  check_workload_rejected(R"({"requests": [{"prompt_tokens": [1, -9223372036854775808]}]})",
+                          "requests[0].prompt_tokens[1] = -9223372036854775808: allowed an "
+                          "integer in -2147483648..2147483647");
+  check_workload_rejected(R"({"requests": [{"prompt": "x", "arrival_step": 2147483648}]})",
+                          "requests[0].arrival_step = 2147483648: allowed an integer in "
+                          "-2147483648..2147483647");
+  // The ends of the range are read exactly, and an integer id keeps its digits.
+  const cblab::Workload w = cblab::parse_workload(
+      R"({"requests": [{"id": 18446744073709551615, "prompt": "x", "priority": -2147483648,
+                        "max_new_tokens": 2147483647}]})");
+  CHECK(w.requests[0].id == "18446744073709551615");
+  CHECK(w.requests[0].priority == INT_MIN);
+  CHECK(w.requests[0].max_new_tokens == INT_MAX);
+}
+
+TEST_CASE("errors: JSON numbers that do not fit a float", "[errors]") {
+  check_workload_rejected(R"({"requests": [{"prompt": "x", "temperature": 1e39}]})",
+                          "requests[0].temperature = 1e+39: allowed a finite number that fits a "
+                          "float (|x| <= 3.4028235e+38)");
+  check_workload_rejected(R"({"model": {"rope_theta": -1e300}})",
+                          "model.rope_theta = -1e+300: allowed a finite number that fits a float "
+                          "(|x| <= 3.4028235e+38)");
+  check_workload_rejected(R"({"requests": [{"prompt": "x", "top_p": 18446744073709551615}]})",
+                          "requests[0].top_p = 1.8446744e+19: allowed 0 < top_p <= 1 (1 = all tokens)",
+                          true);  // fits a float: the engine's own range check refuses it
+  // The largest float is read exactly.
+  const cblab::Workload w = cblab::parse_workload(R"({"model": {"rope_theta": 3.4028234663852886e38}})");
+  CHECK(w.model.rope_theta == std::numeric_limits<float>::max());
+}
+
+// [resource caps] ------------------------------------------------------------------------------
+// Sizes are computed in 64-bit before anything is allocated; the caps are in modules/engine/
+// errors.cppm (smaller in wasm), so the expected messages are built from them.
+
+TEST_CASE("errors: a request of 2^31 - 1 new tokens does not wrap the fit check", "[errors]") {
+  // 5 + 2147483646 KV tokens need ceil(2147483651 / 4) = 536870913 blocks of 4.
+  check_rejected<cblab::RequestError>(
+      add([](auto& r) { r.max_new_tokens = INT_MAX; }),
+      "prompt_tokens + max_new_tokens = 5 + 2147483647 (needs 536870913 blocks of 4): allowed a "
+      "request whose KV fits in engine.num_blocks (12 blocks = 48 tokens)");
+  check_rejected<cblab::RequestError>(
+      add([](auto& r) { r.prompt_tokens.assign(40, 'x'); r.max_new_tokens = INT_MAX - 20; }),
+      "prompt_tokens + max_new_tokens = 40 + 2147483627 (needs 536870917 blocks of 4): allowed a "
+      "request whose KV fits in engine.num_blocks (12 blocks = 48 tokens)");
+  // The same in a pool of 2^21 slots (dense: nothing is allocated up front).
+  const cblab::EngineConfig big = engine_with([](auto& c) {
+    c.kv_cache = cblab::KVCacheKind::dense;
+    c.block_size = 128;
+    c.num_blocks = 1 << 14;
+  });
+  check_rejected<cblab::RequestError>(
+      add([](auto& r) { r.max_new_tokens = INT_MAX; }),
+      "prompt_tokens + max_new_tokens = 5 + 2147483647 (needs 16777217 blocks of 128): allowed a "
+      "request whose KV fits in engine.num_blocks (16384 blocks = 2097152 tokens)", big);
+}
+
+TEST_CASE("errors: a request beyond the token cap", "[errors]") {
+  // A dense pool of 2^21 slots (256 MiB of KV would be allocated only as tokens arrive).
+  const cblab::EngineConfig big = engine_with([](auto& c) {
+    c.kv_cache = cblab::KVCacheKind::dense;
+    c.block_size = 32;
+    c.num_blocks = 1 << 16;
+  });
+  check_rejected<cblab::RequestError>(
+      add([](auto& r) { r.max_new_tokens = 2000000; }),
+      std::format("prompt_tokens + max_new_tokens = 5 + 2000000 = 2000005 tokens: allowed at most "
+                  "{} tokens per request (cap)", cblab::kMaxRequestTokens),
+      big);
+  cblab::Engine e = flight(big);
+  CHECK(e.add_request({.id = "at the cap", .prompt_tokens = tokens("hello"),
+                       .max_new_tokens = static_cast<int>(cblab::kMaxRequestTokens) - 5}) == 4);
+}
+
+TEST_CASE("errors: a KV pool beyond the cap", "[errors]") {
+  // kModel: 1 layer, 1 KV head, head_dim 16: a slot holds 2 x 4 x 16 = 128 bytes of K and V.
+  const std::string cap = "KV pool cap " + cblab::bytes_text(cblab::kMaxKVBytes);
+  // 65536 x 65536 slots: 2^32 slots, which a 32-bit size_t (wasm) would wrap to 0.
+  check_config_rejected(
+      kModel, engine_with([](auto& c) { c.num_blocks = 65536; c.block_size = 65536; }),
+      std::format("engine.num_blocks = 65536 (65536 blocks x 65536 slots x 128 bytes per slot = "
+                  "549755813888 bytes = 524288 MiB): allowed at most {} blocks of 65536 slots ({}, "
+                  "and at most 65536 blocks)", cblab::kMaxKVBytes / (65536 * 128), cap));
+  // One block alone is beyond the cap: block_size is the field to change.
+  check_config_rejected(
+      kModel, engine_with([](auto& c) { c.num_blocks = 1; c.block_size = 1 << 24; }),
+      std::format("engine.block_size = 16777216 (1 blocks x 16777216 slots x 128 bytes per slot = "
+                  "2147483648 bytes = 2048 MiB): allowed at most {} slots per block with this model ({})",
+                  cblab::kMaxKVBytes / 128, cap));
+  // Few bytes but more blocks than a step's record should snapshot.
+  check_config_rejected(
+      kModel, engine_with([](auto& c) { c.num_blocks = 100000; c.block_size = 1; }),
+      std::format("engine.num_blocks = 100000 (100000 blocks x 1 slots x 128 bytes per slot = "
+                  "12800000 bytes = 13 MiB): allowed at most 65536 blocks of 1 slots ({}, and at "
+                  "most 65536 blocks)", cap));
+  // Factors near 2^31: the product saturates instead of wrapping.
+  check_config_rejected(
+      model_with([](auto& m) { m.head_dim = 1024; }),
+      engine_with([](auto& c) { c.num_blocks = INT_MAX; c.block_size = INT_MAX; }),
+      std::format("engine.block_size = 2147483647 (2147483647 blocks x 2147483647 slots x 8192 bytes "
+                  "per slot = more than 2^63 bytes): allowed at most {} slots per block with this "
+                  "model ({})", cblab::kMaxKVBytes / 8192, cap));
+  // Exactly at the cap is accepted (dense: allocated as tokens arrive).
+  const int64_t blocks_at_cap = cblab::kMaxKVBytes / (128 * 128);
+  cblab::Engine at_cap(kModel, engine_with([&](auto& c) {
+    c.kv_cache = cblab::KVCacheKind::dense;
+    c.block_size = 128;
+    c.num_blocks = static_cast<int>(std::min<int64_t>(blocks_at_cap, cblab::kMaxNumBlocks));
+  }));
+  CHECK(at_cap.kv_cache().pool().num_blocks() == std::min<int64_t>(blocks_at_cap, cblab::kMaxNumBlocks));
+}
+
+TEST_CASE("errors: model weights beyond the cap", "[errors]") {
+  const std::string cap = "at most " + cblab::bytes_text(cblab::kMaxWeightBytes) + " of weights (cap)";
+  // (2 x 2^24 + 1) x 16 + 16 x (2 x 16 + 2 x 16 + 2) floats = 536871984 floats x 4 bytes.
+  check_config_rejected(model_with([](auto& m) { m.vocab_size = 1 << 24; }), kEngine,
+                        "model = vocab_size 16777216, d_model 16, n_layers 1, n_heads 1, n_kv_heads "
+                        "1, head_dim 16, mlp_dim 0: 2147487936 bytes = 2049 MiB of weights: allowed " + cap);
+  check_config_rejected(model_with([](auto& m) { m.vocab_size = INT_MAX; m.d_model = 1 << 30; }), kEngine,
+                        "model = vocab_size 2147483647, d_model 1073741824, n_layers 1, n_heads 1, "
+                        "n_kv_heads 1, head_dim 1073741824, mlp_dim 0: more than 2^63 bytes of "
+                        "weights: allowed " + cap);
 }

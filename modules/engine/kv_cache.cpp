@@ -6,6 +6,7 @@ module;
 #include <format>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 module cblab.engine;
@@ -76,8 +77,9 @@ void BlockPool::set_hash(int32_t block, uint64_t hash) {
 
 // [KVCache: bookkeeping] ----------------------------------------------------------------------
 
-KVCache::KVCache(const KVCacheConfig& config)
-    : config_(config), pool_(std::max(config.num_blocks, 0), std::max(config.block_size, 1)) {
+namespace {
+// The pool's sizes, checked before the block pool or any storage is allocated.
+const KVCacheConfig& checked(const KVCacheConfig& config) {
   if (config.num_blocks < 1)
     throw ConfigError("engine.num_blocks", std::to_string(config.num_blocks), ">= 1");
   if (config.block_size < 1)
@@ -87,6 +89,31 @@ KVCache::KVCache(const KVCacheConfig& config)
                       std::format("({}, {}, {})", config.num_layers, config.num_kv_heads,
                                   config.head_dim),
                       "each >= 1");
+  // The pool's bytes, in 64-bit before anything is allocated (wasm's size_t is 32-bit).
+  const int64_t slot_bytes = mul_saturated(mul_saturated(2 * sizeof(float), config.num_layers),
+                                           mul_saturated(config.num_kv_heads, config.head_dim));
+  const int64_t block_bytes = mul_saturated(slot_bytes, config.block_size);
+  const int64_t pool_bytes = mul_saturated(block_bytes, config.num_blocks);
+  if (pool_bytes > kMaxKVBytes || config.num_blocks > kMaxNumBlocks) {
+    const std::string need = std::format("{} blocks x {} slots x {} bytes per slot = {}",
+                                         config.num_blocks, config.block_size, slot_bytes,
+                                         bytes_text(pool_bytes));
+    const std::string cap = std::format("KV pool cap {}", bytes_text(kMaxKVBytes));
+    if (block_bytes > kMaxKVBytes)
+      throw ConfigError("engine.block_size", std::format("{} ({})", config.block_size, need),
+                        std::format("at most {} slots per block with this model ({})",
+                                    kMaxKVBytes / slot_bytes, cap));
+    throw ConfigError("engine.num_blocks", std::format("{} ({})", config.num_blocks, need),
+                      std::format("at most {} blocks of {} slots ({}, and at most {} blocks)",
+                                  std::min<int64_t>(kMaxKVBytes / block_bytes, kMaxNumBlocks),
+                                  config.block_size, cap, kMaxNumBlocks));
+  }
+  return config;
+}
+}  // namespace
+
+KVCache::KVCache(const KVCacheConfig& config)
+    : config_(checked(config)), pool_(std::max(config.num_blocks, 0), std::max(config.block_size, 1)) {
   if (config.prefix_caching && config.kind != KVCacheKind::paged)
     throw ConfigError("engine.prefix_caching", "true",
                       "only with engine.kv_cache \"paged\" (a dense cache cannot share blocks)");
@@ -98,8 +125,8 @@ KVCache::KVCache(const KVCacheConfig& config)
   }
 }
 
-int KVCache::blocks_needed(int num_tokens) const {
-  return (num_tokens + config_.block_size - 1) / config_.block_size;
+int64_t KVCache::blocks_needed(int64_t num_tokens) const {
+  return (num_tokens + config_.block_size - 1) / config_.block_size;  // 64-bit: never wraps
 }
 
 KVCache::PerRequest& KVCache::entry(int request) {

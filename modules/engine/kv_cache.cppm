@@ -113,8 +113,12 @@ class KVCache {
   explicit KVCache(const KVCacheConfig& config);
 
   // [bookkeeping]
-  // Blocks needed to hold num_tokens tokens: ceil(num_tokens / B).
-  int blocks_needed(int num_tokens) const;
+  // Blocks needed to hold num_tokens tokens: ceil(num_tokens / B). In 64-bit for the fit
+  // check of a request (2^31 - 1 new tokens must not wrap); the int form for held tokens.
+  int64_t blocks_needed(int64_t num_tokens) const;
+  int blocks_needed(int num_tokens) const {
+    return static_cast<int>(blocks_needed(int64_t{num_tokens}));
+  }
   // Gives `request` slots for num_new_tokens more tokens, taking blocks from the pool as its
   // table needs them. Returns false, changing nothing, when the pool has too few free blocks.
   // Ids of the blocks taken are appended to *allocated when it is not null.

@@ -64,14 +64,20 @@ int Engine::add_request(RequestSpec spec) {
                        std::format("1..{} (samples of the request)", kMaxSamples));
 
   Request r{.spec = std::move(spec)};
-  const int blocks = kv_.blocks_needed(r.max_kv_tokens());
+  const int64_t blocks = kv_.blocks_needed(r.max_kv_tokens());  // 64-bit: may exceed 2^31
   if (blocks > config_.num_blocks)
     throw RequestError(
         "prompt_tokens + max_new_tokens",
         std::format("{} + {} (needs {} blocks of {})", r.num_prompt_tokens(),
                     r.spec.max_new_tokens, blocks, config_.block_size),
         std::format("a request whose KV fits in engine.num_blocks ({} blocks = {} tokens)",
-                    config_.num_blocks, config_.num_blocks * config_.block_size));
+                    config_.num_blocks, int64_t{config_.num_blocks} * config_.block_size));
+  const int64_t num_tokens = int64_t{r.num_prompt_tokens()} + r.spec.max_new_tokens;
+  if (num_tokens > kMaxRequestTokens)
+    throw RequestError("prompt_tokens + max_new_tokens",
+                       std::format("{} + {} = {} tokens", r.num_prompt_tokens(),
+                                   r.spec.max_new_tokens, num_tokens),
+                       std::format("at most {} tokens per request (cap)", kMaxRequestTokens));
 
   const int index = static_cast<int>(requests_.size());
   r.arrived_step = std::max(r.spec.arrival_step, step_);

@@ -42,6 +42,23 @@ void validate(const ModelConfig& c) {
                       "an even number (RoPE rotates pairs of dimensions)");
   if (!(c.rope_theta > 1.f))
     throw ConfigError("model.rope_theta", std::format("{}", c.rope_theta), "> 1");
+  // The weights' bytes, in 64-bit before anything is drawn (see TinyLLM's constructor):
+  // embedding and LM head (V, E), per layer wq, wo (E, H*D), wk, wv (E, Hkv*D), w_up, w_down
+  // (E, F) and two norms (E), and the final norm (E).
+  const int64_t E = c.d_model, D = c.resolved_head_dim();
+  const int64_t per_row = add_saturated(add_saturated(mul_saturated(2 * int64_t{c.n_heads}, D),
+                                                      mul_saturated(2 * int64_t{c.n_kv_heads}, D)),
+                                        2 * int64_t{c.mlp_dim} + 2);
+  const int64_t floats = add_saturated(mul_saturated(2 * int64_t{c.vocab_size} + 1, E),
+                                       mul_saturated(c.n_layers, mul_saturated(E, per_row)));
+  const int64_t bytes = mul_saturated(floats, sizeof(float));
+  if (bytes > kMaxWeightBytes)
+    throw ConfigError("model",
+                      std::format("vocab_size {}, d_model {}, n_layers {}, n_heads {}, n_kv_heads "
+                                  "{}, head_dim {}, mlp_dim {}: {} of weights",
+                                  c.vocab_size, c.d_model, c.n_layers, c.n_heads, c.n_kv_heads,
+                                  D, c.mlp_dim, bytes_text(bytes)),
+                      std::format("at most {} of weights (cap)", bytes_text(kMaxWeightBytes)));
 }
 
 uint64_t SplitMix64::next() {

@@ -119,8 +119,9 @@ struct Request {
   }
   // The most K/V positions this request can ever hold: its prompt and every output token but
   // the last (the last sampled token is never fed back). The scheduler reserves this much.
-  int max_kv_tokens() const {
-    return num_prompt_tokens() + (spec.max_new_tokens > 0 ? spec.max_new_tokens - 1 : 0);
+  // 64-bit: max_new_tokens may be 2^31 - 1 when the engine checks whether it fits.
+  int64_t max_kv_tokens() const {
+    return int64_t{num_prompt_tokens()} + (spec.max_new_tokens > 0 ? spec.max_new_tokens - 1 : 0);
   }
 };
 

@@ -2,6 +2,7 @@
 // through one typed helper that knows its JSON path, so a wrong type names where it is.
 module;
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <cstdint>
 #include <format>
 #include <fstream>
@@ -43,10 +44,15 @@ void check_object(const json& j, const std::string& path,
   }
 }
 
+// nlohmann keeps an integer above 2^63 - 1 as unsigned: the range is checked on the value the
+// file holds, never after a cast that could wrap it.
 int read_int(const json& j, const std::string& path) {
-  if (!j.is_number_integer() || j.get<int64_t>() < std::numeric_limits<int>::min() ||
-      j.get<int64_t>() > std::numeric_limits<int>::max())
+  if (!j.is_number_integer())
     throw WorkloadError(path, shown(j), std::format("an integer (got {})", type_name(j)));
+  constexpr int lo = std::numeric_limits<int>::min(), hi = std::numeric_limits<int>::max();
+  const bool fits = j.is_number_unsigned() ? j.get<uint64_t>() <= uint64_t{hi}
+                                           : j.get<int64_t>() >= lo && j.get<int64_t>() <= hi;
+  if (!fits) throw WorkloadError(path, shown(j), std::format("an integer in {}..{}", lo, hi));
   return j.get<int>();
 }
 
@@ -56,9 +62,14 @@ void read(const json& obj, const std::string& path, const char* key, int& out) {
 }
 void read(const json& obj, const std::string& path, const char* key, float& out) {
   if (!obj.contains(key)) return;
-  if (!obj[key].is_number())
-    throw WorkloadError(path + "." + key, shown(obj[key]), "a number");
-  out = obj[key].get<float>();
+  const json& j = obj[key];
+  if (!j.is_number()) throw WorkloadError(path + "." + key, shown(j), "a number");
+  const double x = j.get<double>();  // a float field: 1e39 would become inf
+  constexpr float max = std::numeric_limits<float>::max();
+  if (!std::isfinite(x) || std::fabs(x) > max)
+    throw WorkloadError(path + "." + key, shown(j),
+                        std::format("a finite number that fits a float (|x| <= {})", max));
+  out = static_cast<float>(x);
 }
 void read(const json& obj, const std::string& path, const char* key, uint64_t& out) {
   if (!obj.contains(key)) return;
@@ -134,7 +145,7 @@ RequestSpec read_request(const json& j, std::size_t index) {
   r.id = std::format("r{}", index);
   if (j.contains("id")) {
     if (j["id"].is_string()) r.id = j["id"].get<std::string>();
-    else if (j["id"].is_number_integer()) r.id = std::to_string(j["id"].get<int64_t>());
+    else if (j["id"].is_number_integer()) r.id = j["id"].dump();  // its digits, even above 2^63
     else throw WorkloadError(path + ".id", shown(j["id"]), "a string or an integer");
   }
   if (j.contains("prompt") == j.contains("prompt_tokens"))

@@ -122,6 +122,23 @@ test('the page rejects each bad input of the catalogue with its message and keep
       `request not added: id = "${(await state(page)).requests[0].id}": allowed an id not used before`);
     await expectRejected(page, 'add_request', { id: 'x', prompt: 'x'.repeat(5000), max_new_tokens: 4000 },
       /^request not added: prompt_tokens \+ max_new_tokens = 5000 \+ 4000 \(needs \d+ blocks of \d+\): allowed a request whose KV fits in engine\.num_blocks \(\d+ blocks = \d+ tokens\)$/);
+    await expectRejected(page, 'add_request', { id: 'x', prompt: 'ab', max_new_tokens: 2147483647 },
+      /^request not added: prompt_tokens \+ max_new_tokens = 2 \+ 2147483647 \(needs \d+ blocks of \d+\): allowed a request whose KV fits in engine\.num_blocks \(\d+ blocks = \d+ tokens\)$/);
+    await expectRejected(page, 'load_workload', { json: '{"requests": [{"prompt": "ab", "max_new_tokens": 18446744073709551615}]}' },
+      'workload not loaded: requests[0].max_new_tokens = 18446744073709551615: allowed an integer in -2147483648..2147483647 (the session is kept)');
+    await expectRejected(page, 'add_request', { id: 'x', prompt: 'ab', temperature: 1e39 },
+      'request not added: requests[0].temperature = 1e+39: allowed a finite number that fits a float (|x| <= 3.4028235e+38)');
+
+    // Resource caps (the page's engine: 256 MiB of KV, 256 MiB of weights).
+    await expectRejected(page, 'set_config', { engine: { num_blocks: 65536, block_size: 65536 } },
+      /^configuration not applied: engine\.num_blocks = 65536 \(65536 blocks x 65536 slots x \d+ bytes per slot = \d+ bytes = \d+ MiB\): allowed at most \d+ blocks of 65536 slots \(KV pool cap 268435456 bytes = 256 MiB, and at most 65536 blocks\) \(the session is kept\)$/);
+    await expectRejected(page, 'set_config', { model: { vocab_size: 100000000 } },
+      /^configuration not applied: model = vocab_size 100000000, d_model \d+, .*: \d+ bytes = \d+ MiB of weights: allowed at most 268435456 bytes = 256 MiB of weights \(cap\) \(the session is kept\)$/);
+
+    // Arguments of the wrong type name the argument.
+    await expectRejected(page, 'play', { on: 'yes' }, 'on = "yes": allowed true or false');
+    await expectRejected(page, 'load_scenario', { name: 5 }, 'name = 5: allowed a string');
+    await expectRejected(page, 'set_arch', { name: null }, 'name = null: allowed a string');
 
     // After all of that the session runs to the end.
     r = await act(page, 'run', {});
@@ -160,28 +177,29 @@ function makeGen(seed) {
   return { rnd, int, pick, chance, anInt, text, weird };
 }
 
-// The model and engine a random configuration may ask for. Sizes are extreme but bounded so
-// the KV pool and the weights stay under ~64 MB: asking for more is part of the resource caps
-// (issue 9, part 4), not of this walk.
+// The model and engine a random configuration may ask for. Sizes are extreme; the walk skips
+// the ones between 64 MB and the page's caps (accepted, but slow to allocate on a loaded
+// machine) and sends those far beyond the caps, which must be refused.
 function randomConfig(g) {
   const model = {}, engine = {};
-  if (g.chance(0.3)) model.d_model = g.pick([2, 4, 8, 16, 64, 128]);
+  if (g.chance(0.3)) model.d_model = g.pick([2, 4, 8, 16, 64, 128, 65536]);
   if (g.chance(0.2)) model.n_layers = g.pick([1, 2, 3]);
   if (g.chance(0.2)) model.n_heads = g.pick([1, 2, 3, 4, 8]);
   if (g.chance(0.2)) model.n_kv_heads = g.pick([1, 2, 3]);
   if (g.chance(0.1)) model.head_dim = g.pick([0, 2, 3, 8, -2]);
   if (g.chance(0.1)) model.mlp_dim = g.pick([0, 16, 64, -1]);
-  if (g.chance(0.1)) model.vocab_size = g.pick([1, 2, 256, 300, 4096]);
+  if (g.chance(0.1)) model.vocab_size = g.pick([1, 2, 256, 300, 4096, 2147483647]);
   if (g.chance(0.1)) model.rope_theta = g.pick([0.5, 1, 2, 1e30, 'x']);
   if (g.chance(0.05)) model.seed = g.pick([0, 1, -1, 2 ** 53]);
   if (g.chance(0.5)) engine.max_tokens_per_step = g.pick([1, 2, 3, 8, 64, 512, 0, -1]);
   if (g.chance(0.5)) engine.prefill_chunk_size = g.pick([1, 2, 8, 32, 512, 0]);
-  if (g.chance(0.4)) engine.block_size = g.pick([1, 2, 3, 16, 64, 0, -4]);
-  if (g.chance(0.4)) engine.num_blocks = g.pick([1, 2, 3, 16, 256, 2048, 0]);
+  if (g.chance(0.4)) engine.block_size = g.pick([1, 2, 3, 16, 64, 0, -4, 65536]);
+  if (g.chance(0.4)) engine.num_blocks = g.pick([1, 2, 3, 16, 256, 2048, 0, 1000000]);
   if (g.chance(0.3)) engine.max_running = g.pick([1, 2, 64, 1000, 0]);
   if (g.chance(0.1)) engine.kv_cache = g.pick(['dense', 'paged', 'ring']);
   if (g.chance(0.1)) engine.policy = g.pick(['fcfs', 'priority', 'lifo']);
   if (g.chance(0.1)) engine.reserve_full_kv = g.pick([true, false, 1]);
+  if (g.chance(0.1)) engine.prefix_caching = g.pick([true, false, 'yes']);
   if (g.chance(0.05)) engine[g.pick(['blok_size', 'budget'])] = 1;
   const args = {};
   if (Object.keys(model).length) args.model = model;
@@ -207,8 +225,7 @@ function randomRequest(g, s) {
   else r.prompt_tokens = Array.from({ length: g.int(0, 40) }, () => g.anInt(0, 300));
   if (g.chance(0.05)) { r.prompt = 'both'; r.prompt_tokens = [1]; }
   if (g.chance(0.3)) r.id = g.chance(0.5) && s.requests.length ? g.pick(s.requests).id : g.pick(['', 'x', 7, true, g.text(8)]);
-  // max_new_tokens stays below 2^31 - prompt length: see the todo test below.
-  if (g.chance(0.8)) r.max_new_tokens = g.chance(0.85) ? g.int(0, 64) : g.pick([-1, 100000, 1.5, 'x', null]);
+  if (g.chance(0.8)) r.max_new_tokens = g.chance(0.85) ? g.int(0, 64) : g.pick([-1, 100000, 2147483647, 1.5, 'x', null]);
   if (g.chance(0.3)) r.arrival_step = g.pick([-5, 0, 1, 3, 50, 1e6, 'soon']);
   if (g.chance(0.2)) r.temperature = g.pick([0, 0.7, 1, 5, -1, 1e30, 'hot']);
   if (g.chance(0.2)) r.top_k = g.pick([0, 1, 5, 1000, -1]);
@@ -272,7 +289,8 @@ test(`random extreme configurations and actions: the page never aborts (seed ${S
     let i = 0;
     for (; i < ITERATIONS && Date.now() - started < SECONDS * 1000; ++i) {
       const [name, args] = randomAction(g, s, exported);
-      if (name === 'set_config' && footprint(s.config, args) > 64 << 20) { ++tally.skipped; continue; }
+      const bytes = name === 'set_config' ? footprint(s.config, args) : 0;
+      if (bytes > 64 * 2 ** 20 && bytes <= 512 * 2 ** 20) { ++tally.skipped; continue; }  // beyond: refused by a cap
       const what = `#${i} ${name} ${JSON.stringify(args).slice(0, 300)}`;
       const { before, r, after } = await actBetween(page, name, args);
       assert.equal(typeof r.ok, 'boolean', `${what}: no {ok} in ${JSON.stringify(r).slice(0, 200)}`);
@@ -304,31 +322,6 @@ test(`random extreme configurations and actions: the page never aborts (seed ${S
   } catch (e) {
     e.message += `\n(replay: CBLAB_FUZZ_SEED=${SEED})\n--- browser console (last 20) ---\n${consoleLines.slice(-20).join('\n')}`;
     throw e;
-  } finally {
-    await close();
-  }
-});
-
-// Beyond the walk's bounds, the known gaps of docs/errors.md: a request of 2^31 - 1 new
-// tokens overflows the engine's int arithmetic (Request::max_kv_tokens, KVCache::blocks_needed);
-// a pool of 65536 x 65536 slots wraps the 32-bit size_t of wasm (resource caps: issue 9, part
-// 4); a wrongly typed play / load_scenario / set_arch argument gets the JSON library's message,
-// which does not name it. Each should be refused with a message naming the argument; the page
-// must not abort.
-test('known gaps: huge requests and pools are refused, wrong types name the argument', { todo: 'docs/errors.md, Known gaps' }, async () => {
-  const { page, close } = await openPage();
-  try {
-    const checks = [['add_request', { id: 'huge', prompt: 'ab', max_new_tokens: 2147483647 }, 'max_new_tokens'],
-                    ['set_config', { engine: { num_blocks: 65536, block_size: 65536 } }, 'engine.num_blocks'],
-                    ['play', { on: 'yes' }, 'on'], ['load_scenario', { name: 5 }, 'name'], ['set_arch', { name: null }, 'name']];
-    const problems = [];
-    for (const [name, args, field] of checks) {
-      const r = await act(page, name, args);
-      await assertAlive(page, `${name} ${JSON.stringify(args)}`);
-      if (r.ok) problems.push(`${name} ${JSON.stringify(args)} was accepted`);
-      else if (!r.error.includes(`${field} = `)) problems.push(`${name}: '${r.error}' does not name ${field}`);
-    }
-    assert.deepEqual(problems, []);
   } finally {
     await close();
   }

@@ -29,7 +29,13 @@ RequestSpec parse_request(const json& args) {
 int int_arg(const json& args, const char* key, int lo, int hi, int fallback) {
   if (!args.contains(key)) return fallback;
   const json& v = args[key];
-  if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
+  // nlohmann reads a non-negative integer as unsigned (above 2^63 it is only that): compared
+  // as such, never wrapped to a negative value.
+  const bool in_range =
+      v.is_number_unsigned() ? v.get<unsigned long long>() <= static_cast<unsigned long long>(hi) &&
+                                   (lo <= 0 || v.get<unsigned long long>() >= static_cast<unsigned long long>(lo))
+                             : v.is_number_integer() && v.get<long long>() >= lo && v.get<long long>() <= hi;
+  if (!in_range)
     throw std::invalid_argument(std::format("{} = {}: allowed an integer in {}..{}", key, v.dump(), lo, hi));
   return v.get<int>();
 }
@@ -64,6 +70,20 @@ json step_extras(const StepView& s) {
   return {{"preempted", preempted}, {"aborted", r.aborted}, {"prefix_hits", hits},
           {"shared_blocks", shared}, {"cached_free_blocks", cached_free},
           {"activities", activities}, {"metrics", metrics_json(s.metrics)}};
+}
+
+bool bool_arg(const json& args, const char* key, bool fallback) {
+  if (!args.contains(key)) return fallback;
+  const json& v = args[key];
+  if (!v.is_boolean()) throw std::invalid_argument(std::format("{} = {}: allowed true or false", key, v.dump()));
+  return v.get<bool>();
+}
+
+std::string string_arg(const json& args, const char* key, const std::string& fallback) {
+  if (!args.contains(key)) return fallback;
+  const json& v = args[key];
+  if (!v.is_string()) throw std::invalid_argument(std::format("{} = {}: allowed a string", key, v.dump()));
+  return v.get<std::string>();
 }
 
 }  // namespace
@@ -218,7 +238,7 @@ json App::act_unchecked(std::string_view name, const json& args) {
       throw std::invalid_argument(std::format("workload not loaded: {} (the session is kept)", e.what()));
     }
   } else if (name == "load_scenario") {
-    const std::string scenario = args.value("name", std::string("chat"));
+    const std::string scenario = string_arg(args, "name", "chat");
     const int seed = int_arg(args, "seed", 0, 1 << 30, 1);
     const int count = int_arg(args, "count", 1, 256, 16);
     load(make_scenario(scenario, static_cast<std::uint64_t>(seed), count), "scenario " + scenario);
@@ -244,7 +264,7 @@ json App::act_unchecked(std::string_view name, const json& args) {
     view_.message = "reset: the same workload from step 0";
     view_.message_is_error = false;
   } else if (name == "play") {
-    view_.playing = args.value("on", true) && !session_.is_done();
+    view_.playing = bool_arg(args, "on", true) && !session_.is_done();
   } else if (name == "set_speed") {
     view_.steps_per_second = static_cast<float>(int_arg(args, "steps_per_second", 1, 1000, 8));
   } else if (name == "set_config") {
@@ -264,9 +284,10 @@ json App::act_unchecked(std::string_view name, const json& args) {
     session_.set_max_history(static_cast<std::size_t>(max_history));
   } else if (name == "set_max_history") {
     session_.set_max_history(static_cast<std::size_t>(int_arg(args, "n", 1, 1000000, 4096)));
-    view_.selected_step = std::max(view_.selected_step, session_.first_kept_step());
+    if (view_.selected_step >= 0)  // -1 (nothing selected) stays -1, also before any step
+      view_.selected_step = std::max(view_.selected_step, session_.first_kept_step());
   } else if (name == "set_arch") {
-    kernels::set_arch(args.value("name", std::string()));
+    kernels::set_arch(string_arg(args, "name", ""));
     view_.message = std::format("arch {}: used from the next step (Reset to rerun from step 0)", kernels::arch());
     view_.message_is_error = false;
   } else if (name == "add_request") {

@@ -13,6 +13,28 @@ import cblab;
 
 namespace cblab::ui {
 
+namespace {
+
+// The kept history also stays under this many bytes, whatever max_history says: a step holds a
+// snapshot of every block, so a big pool makes each step big (and a wasm page has 2 GiB).
+constexpr std::size_t kMaxHistoryBytes = std::size_t{256} << 20;
+
+// About how many bytes one kept step takes: its record's vectors and the per-request views.
+std::size_t approx_bytes(const StepView& v) {
+  const StepRecord& r = v.record;
+  const Batch& b = r.batch;
+  const std::size_t ints = b.token_ids.size() + b.positions.size() + b.token_request.size() +
+                           b.requests.size() + b.cu_seqlens_q.size() + b.context_lens.size() +
+                           b.slot_mapping.size() + b.block_tables.size() + r.decodes.size() +
+                           r.admitted.size() + r.blocks_allocated.size() + r.blocks_freed.size() +
+                           r.finished.size() + v.computed.size() + v.generated.size();
+  return sizeof(StepView) + v.log_line.size() + ints * sizeof(std::int32_t) +
+         r.blocks.size() * sizeof(BlockSnapshot) + v.cells.size() * sizeof(Cell) +
+         r.prefills.size() * sizeof(PrefillChunk) + r.sampled.size() * sizeof(SampledToken);
+}
+
+}  // namespace
+
 Session::Session(std::size_t max_history)
     : engine_(std::make_unique<Engine>(make_engine(workload_))), max_history_(max_history) {}
 Session::Session(Session&&) noexcept = default;
@@ -126,7 +148,11 @@ void Session::record(StepRecord&& rec) {
   view.record = std::move(rec);
 
   history_.push_back(std::move(view));
-  while (history_.size() > max_history_) history_.pop_front();
+  // The newest step's size stands for every kept one: the pool's snapshot, which dominates it,
+  // has the same size for the whole session.
+  const std::size_t max_steps = std::clamp<std::size_t>(
+      kMaxHistoryBytes / approx_bytes(history_.back()), 1, max_history_);
+  while (history_.size() > max_steps) history_.pop_front();
 }
 
 const StepView* Session::at(int step) const {
@@ -157,7 +183,10 @@ std::string workload_json(const Workload& w, int indent) {
                  {"prefill_chunk_size", e.prefill_chunk_size},
                  {"kv_cache", std::string(to_string(e.kv_cache))},
                  {"block_size", e.block_size}, {"num_blocks", e.num_blocks},
-                 {"max_running", e.max_running}};
+                 {"max_running", e.max_running}, {"policy", std::string(to_string(e.policy))},
+                 {"reserve_full_kv", e.reserve_full_kv}, {"prefix_caching", e.prefix_caching}};
+  // Every key of a request that differs from its default, so parse_workload gives it back.
+  const RequestSpec d{};
   json requests = json::array();
   for (const RequestSpec& r : w.requests) {
     json o = {{"id", r.id}};
@@ -167,7 +196,13 @@ std::string workload_json(const Workload& w, int indent) {
     else o["prompt_tokens"] = r.prompt_tokens;
     o["max_new_tokens"] = r.max_new_tokens;
     if (!r.stop_tokens.empty()) o["stop_tokens"] = r.stop_tokens;
-    if (r.arrival_step != 0) o["arrival_step"] = r.arrival_step;
+    if (r.arrival_step != d.arrival_step) o["arrival_step"] = r.arrival_step;
+    if (r.priority != d.priority) o["priority"] = r.priority;
+    const SamplingParams& p = r.sampling;
+    if (p.temperature != d.sampling.temperature) o["temperature"] = p.temperature;
+    if (p.top_k != d.sampling.top_k) o["top_k"] = p.top_k;
+    if (p.top_p != d.sampling.top_p) o["top_p"] = p.top_p;
+    if (p.seed != d.sampling.seed) o["seed"] = p.seed;
     requests.push_back(std::move(o));
   }
   return json{{"model", model}, {"engine", engine}, {"requests", requests}}.dump(indent);
