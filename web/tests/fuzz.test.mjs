@@ -87,7 +87,7 @@ test('the page rejects each bad input of the catalogue with its message and keep
 
     // Scenarios.
     await expectRejected(page, 'load_scenario', { name: 'nope' },
-      'scenario = "nope": allowed chat, long, pressure, shared, priority, big, random');
+      'scenario = "nope": allowed chat, long, pressure, shared, priority, parallel, big, random');
     await expectRejected(page, 'load_scenario', { name: 'random', count: 0 }, 'count = 0: allowed an integer in 1..256');
     await expectRejected(page, 'load_scenario', { seed: -1 }, 'seed = -1: allowed an integer in 0..1073741824');
 
