@@ -198,6 +198,7 @@ std::string workload_json(const Workload& w, int indent) {
     if (!r.stop_tokens.empty()) o["stop_tokens"] = r.stop_tokens;
     if (r.arrival_step != d.arrival_step) o["arrival_step"] = r.arrival_step;
     if (r.priority != d.priority) o["priority"] = r.priority;
+    if (r.n != d.n) o["n"] = r.n;
     const SamplingParams& p = r.sampling;
     if (p.temperature != d.sampling.temperature) o["temperature"] = p.temperature;
     if (p.top_k != d.sampling.top_k) o["top_k"] = p.top_k;
