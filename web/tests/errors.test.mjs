@@ -83,7 +83,7 @@ test('export -> import round-trips the whole workload and gives the same tokens'
                 max_running: 3, policy: 'priority', reserve_full_kv: false, prefix_caching: true },
       requests: [
         { id: 'greedy', prompt: 'shared prefix, then a', max_new_tokens: 6, stop_tokens: [33, 10] },
-        { id: 'sampled', prompt: 'shared prefix, then b', max_new_tokens: 7, priority: -1, temperature: 0.8, top_k: 20, top_p: 0.9, seed: 1234 },
+        { id: 'sampled', prompt: 'shared prefix, then b', max_new_tokens: 7, priority: -1, n: 2, temperature: 0.8, top_k: 20, top_p: 0.9, seed: 1234 },
         { id: 'bytes', prompt_tokens: [0, 7, 255, 65], max_new_tokens: 5, arrival_step: 3, priority: 2, temperature: 1.3, seed: 7 },
       ],
     };
