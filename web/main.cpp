@@ -13,6 +13,7 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 import cblab.ui;
 
 namespace {
@@ -23,6 +24,12 @@ bool g_first_frame = true;
 unsigned g_shared_revision = 0;
 double g_frame_ms = 0.;  // CPU time of frame() in wasm (App::draw + ImGui + GL calls), average
 int g_draw_calls = 0;    // glDrawElements calls of the last frame
+unsigned long long g_frames_drawn = 0;  // frames whose picture changed, so went to WebGL
+// The draw data of the picture on screen (see same_picture): the screen, then each draw list.
+std::vector<unsigned char> g_picture_screen;
+std::vector<std::vector<unsigned char>> g_picture_lists;
+nlohmann::json g_repainted_by = nlohmann::json::array();  // windows that changed in the last painted frame
+bool g_redraw_always = false;           // ?redraw=always: every frame goes to WebGL (to measure)
 
 // The JS API hands strings to JS as malloc'd copies; shell.html frees them.
 char* to_js(const nlohmann::json& value) {
@@ -41,6 +48,55 @@ void share_in_url() {
   EM_ASM({ history.replaceState(null, '', '#w=' + encodeURIComponent(UTF8ToString($0))); }, json.c_str());
 }
 
+// Whether this frame's ImGui draw data would paint exactly the picture already on the canvas:
+// the same framebuffer size and, byte for byte, the same vertices, indices, clip rectangles and
+// textures in every draw list. The GL output is a function of those alone (the font atlas never
+// changes), so such a frame needs no GL call at all — and a WebGL canvas that is not drawn to
+// keeps showing its last picture. SwiftShader rasterizes on the CPU; an idle page (nothing
+// hovered, nothing running) then costs the App's own frame and no pixels.
+// A changed frame records which windows' lists changed (state().repainted_by).
+bool same_picture(const ImDrawData& data, int width, int height) {
+  using Bytes = std::vector<unsigned char>;
+  auto put = [](Bytes& out, const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    out.insert(out.end(), b, b + n);
+  };
+  Bytes screen;
+  put(screen, &width, sizeof width);
+  put(screen, &height, sizeof height);
+  put(screen, &data.DisplayPos, sizeof data.DisplayPos);
+  put(screen, &data.DisplaySize, sizeof data.DisplaySize);
+  put(screen, &data.FramebufferScale, sizeof data.FramebufferScale);
+  std::vector<Bytes> lists(data.CmdLists.Size);
+  for (int i = 0; i < data.CmdLists.Size; ++i) {
+    const ImDrawList* list = data.CmdLists[i];
+    Bytes& out = lists[i];
+    if (i < static_cast<int>(g_picture_lists.size())) out.reserve(g_picture_lists[i].size());
+    put(out, list->VtxBuffer.Data, list->VtxBuffer.size_in_bytes());
+    put(out, list->IdxBuffer.Data, list->IdxBuffer.size_in_bytes());
+    for (const ImDrawCmd& c : list->CmdBuffer) {  // field by field: the struct has padding
+      put(out, &c.ClipRect, sizeof c.ClipRect);
+      put(out, &c.TextureId, sizeof c.TextureId);
+      put(out, &c.VtxOffset, sizeof c.VtxOffset);
+      put(out, &c.IdxOffset, sizeof c.IdxOffset);
+      put(out, &c.ElemCount, sizeof c.ElemCount);
+      put(out, &c.UserCallback, sizeof c.UserCallback);
+    }
+    const int sizes[] = {list->VtxBuffer.Size, list->IdxBuffer.Size, list->CmdBuffer.Size};
+    put(out, sizes, sizeof sizes);  // where the buffers split, so two splits of the same bytes differ
+  }
+  if (screen == g_picture_screen && lists == g_picture_lists) return true;
+  g_repainted_by = nlohmann::json::array();
+  if (screen != g_picture_screen) g_repainted_by.push_back("(screen)");
+  for (int i = 0; i < data.CmdLists.Size; ++i)
+    if (i >= static_cast<int>(g_picture_lists.size()) || lists[i] != g_picture_lists[i])
+      g_repainted_by.push_back(data.CmdLists[i]->_OwnerName ? data.CmdLists[i]->_OwnerName : "?");
+  if (lists.size() < g_picture_lists.size()) g_repainted_by.push_back("(a window closed)");
+  g_picture_screen.swap(screen);
+  g_picture_lists.swap(lists);
+  return false;
+}
+
 void frame() {
   const double start = emscripten_get_now();
   glfwPollEvents();
@@ -53,11 +109,15 @@ void frame() {
   for (const ImDrawList* list : ImGui::GetDrawData()->CmdLists) g_draw_calls += list->CmdBuffer.Size;
   int width = 0, height = 0;
   glfwGetFramebufferSize(g_window, &width, &height);
-  glViewport(0, 0, width, height);
-  const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);  // see main(): the windows' background
-  glClearColor(bg.x, bg.y, bg.z, 1.f);
-  glClear(GL_COLOR_BUFFER_BIT);
-  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  if (!same_picture(*ImGui::GetDrawData(), width, height) || g_redraw_always) {
+    glViewport(0, 0, width, height);
+    const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);  // see main(): the windows' background
+    glClearColor(bg.x, bg.y, bg.z, 1.f);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    ++g_frames_drawn;
+    g_app->count_drawn_frame();
+  }
   share_in_url();
   const double ms = emscripten_get_now() - start;
   g_frame_ms = g_first_frame ? ms : 0.9 * g_frame_ms + 0.1 * ms;
@@ -76,6 +136,8 @@ EMSCRIPTEN_KEEPALIVE char* cblab_api_state() {
   nlohmann::json state = g_app->state();
   state["frame_ms"] = g_frame_ms;
   state["draw_calls"] = g_draw_calls;
+  state["frames_drawn"] = g_frames_drawn;
+  state["repainted_by"] = g_repainted_by;
   return to_js(state);
 }
 
@@ -101,6 +163,12 @@ int main() {
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
   glfwWindowHint(GLFW_SCALE_TO_MONITOR, GLFW_TRUE);  // framebuffer in device pixels
+  // The WebGL context: ImGui needs neither depth nor stencil, and an opaque canvas (no alpha)
+  // is composited without blending. Each buffer not asked for is one less full-canvas buffer
+  // that SwiftShader clears every frame. No multisampling (GLFW_SAMPLES stays 0).
+  glfwWindowHint(GLFW_DEPTH_BITS, 0);
+  glfwWindowHint(GLFW_STENCIL_BITS, 0);
+  glfwWindowHint(GLFW_ALPHA_BITS, 0);
   g_window = glfwCreateWindow(1280, 800, "cb-lab", nullptr, nullptr);
   if (!g_window) {
     EM_ASM(window.cblab.error = 'could not create a WebGL2 context';);
@@ -134,6 +202,8 @@ int main() {
   // With GLFW_SCALE_TO_MONITOR the selector must be "body": "#canvas" stops following resizes.
   ImGui_ImplGlfw_InstallEmscriptenCanvasResizeCallback("body");
   ImGui_ImplOpenGL3_Init("#version 300 es");
+
+  g_redraw_always = EM_ASM_INT({ return new URLSearchParams(location.search).get('redraw') === 'always'; });
 
   static cblab::ui::App app;
   app.on_import_file = [] { EM_ASM(cblabImportFile();); };

@@ -19,9 +19,9 @@ export const chromiumArgs = ['--headless=new', '--no-sandbox', '--use-angle=swif
                              '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
                              '--disable-component-update', '--disable-sync'];
 
-// options: hash (appended to the URL, e.g. '#w=...'), viewport, deviceScaleFactor, args
+// options: query (e.g. '?redraw=always'), hash (e.g. '#w=...'), viewport, deviceScaleFactor, args
 // (Chromium's flags, chromiumArgs unless given), init (a script run before the page's own).
-export async function openPage({ hash = '', viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1,
+export async function openPage({ query = '', hash = '', viewport = { width: 1280, height: 800 }, deviceScaleFactor = 1,
                                  args = chromiumArgs, init } = {}) {
   if (!fs.existsSync(path.join(siteDir, 'index.html')))
     throw new Error(`the page is not built: ${siteDir}/index.html is missing (cmake --build --preset wasm)`);
@@ -45,7 +45,7 @@ export async function openPage({ hash = '', viewport = { width: 1280, height: 80
   };
   try {
     if (init) await page.addInitScript(init);
-    await page.goto(server.url + hash);
+    await page.goto(server.url + query + hash);
     await page.waitForFunction(() => window.cblab && (window.cblab.ready || window.cblab.error),
                                null, { timeout: 60_000 });
   } catch (e) {

@@ -1,7 +1,9 @@
 // fps_probe.mjs — where a frame's time goes (a measurement, not a test):
 //   node web/tests/fps_probe.mjs [variant ...]
-// For each variant (Chromium flags, window size) it opens the page, and for the empty page and
-// the 64-request / 1024-block scenario (idle and running) prints: frames per second, the wasm
+// For each variant (Chromium flags, window size, ?redraw=always) it opens the page, and for the
+// empty page and the 64-request / 1024-block scenario (idle, running, and with the mouse sweeping
+// over the block grid so every frame changes) prints: frames per second and how many of them
+// were painted (a frame with an unchanged picture is not: web/main.cpp), the wasm
 // frame's own CPU time (App::draw, and the whole frame() with ImGui and the GL calls), the
 // vertices ImGui drew, and the CPU time every Chromium thread spent per frame, read from
 // /proc — which, unlike the frame rate, does not depend on how loaded the machine is.
@@ -50,34 +52,43 @@ function browserPid(userDataDir) {
   throw new Error('the browser process was not found');
 }
 
-async function measure(page, root, ms) {
+// `during` (optional) runs until the measurement ends, e.g. moving the mouse.
+async function measure(page, root, ms, during) {
   const tick = 1000 / 100;  // USER_HZ
   const c0 = threadTicks(root), s0 = await state(page), t0 = Date.now();
+  let busy = Promise.resolve();
+  if (during) busy = during(() => Date.now() - t0 < ms);
   await page.waitForTimeout(ms);
+  await busy;
   const s = await state(page), c1 = threadTicks(root);
-  const frames = s.frame - s0.frame;
+  const frames = s.frame - s0.frame, painted = s.frames_drawn - s0.frames_drawn;
   const cpu = [];
   for (const [k, v] of c1) {
     const d = (v - (c0.get(k) ?? 0)) * tick / Math.max(frames, 1);
-    if (d >= 0.5) cpu.push([k, d]);
+    if (d >= 0.1) cpu.push([k, d]);
   }
   cpu.sort((a, b) => b[1] - a[1]);
-  return { fps: frames / ((Date.now() - t0) / 1000), draw: s.draw_ms, frame: s.frame_ms,
+  // CPU per painted frame: what one picture costs (an unpainted frame costs SwiftShader nothing).
+  for (const row of cpu) row[1] *= Math.max(frames, 1) / Math.max(painted, 1);
+  const seconds = (Date.now() - t0) / 1000;
+  return { fps: frames / seconds, painted: painted / seconds, draw: s.draw_ms, frame: s.frame_ms,
            vertices: s.vertices, calls: s.draw_calls, cpu, total: cpu.reduce((a, [, d]) => a + d, 0) };
 }
 
 const variants = {
   default: { args: chromiumArgs },
+  // Every frame painted, changed or not (what the page did before it compared pictures).
+  always: { args: chromiumArgs, query: '?redraw=always' },
+  // The WebGL context with depth, stencil and alpha (GLFW's defaults; the page asks for none).
+  buffers: { args: chromiumArgs, query: '?redraw=always', init: () => {
+    const get = HTMLCanvasElement.prototype.getContext;
+    HTMLCanvasElement.prototype.getContext = function (type, attrs) {
+      return get.call(this, type, { ...attrs, depth: true, stencil: true, alpha: true });
+    };
+  } },
   small: { args: chromiumArgs, viewport: { width: 640, height: 400 } },
   unthrottled: { args: [...chromiumArgs, '--disable-frame-rate-limit', '--disable-gpu-vsync'] },
   swcompositing: { args: [...chromiumArgs, '--disable-gpu-compositing'] },
-  // The WebGL context without depth, stencil and alpha (GLFW's defaults ask for all three).
-  opaque: { args: chromiumArgs, init: () => {
-    const get = HTMLCanvasElement.prototype.getContext;
-    HTMLCanvasElement.prototype.getContext = function (type, attrs) {
-      return get.call(this, type, { ...attrs, depth: false, stencil: false, alpha: false });
-    };
-  } },
 };
 const only = process.argv.slice(2);
 for (const [name, options] of Object.entries(variants)) {
@@ -86,8 +97,8 @@ for (const [name, options] of Object.entries(variants)) {
   try {
     const root = browserPid(userDataDir);
     const show = (label, m) => {
-      console.log(`${name} ${label}: ${m.fps.toFixed(1)} fps | wasm frame ${m.frame.toFixed(2)} ms ` +
-                  `(App::draw ${m.draw.toFixed(2)}) | ${m.vertices} vertices, ${m.calls} draw calls | CPU per frame ${m.total.toFixed(1)} ms: ` +
+      console.log(`${name} ${label}: ${m.fps.toFixed(1)} fps, ${m.painted.toFixed(1)} painted | wasm frame ${m.frame.toFixed(2)} ms ` +
+                  `(App::draw ${m.draw.toFixed(2)}) | ${m.vertices} vertices, ${m.calls} draw calls | CPU per painted frame ${m.total.toFixed(1)} ms: ` +
                   m.cpu.slice(0, 6).map(([k, d]) => `${k} ${d.toFixed(1)}`).join(', '));
     };
     await act(page, 'load_workload', { json: '{"requests": []}' });
@@ -101,6 +112,16 @@ for (const [name, options] of Object.entries(variants)) {
     await act(page, 'play', { on: true });
     await page.waitForTimeout(300);
     show('big running', await measure(page, root, 3000));
+    await act(page, 'play', { on: false });
+    // The mouse sweeping over the block grid: the hovered block (and its request's highlight)
+    // changes every frame or two, so nearly every frame is painted.
+    const kv = (await state(page)).geometry.kv;
+    show('big hover', await measure(page, root, 3000, async (going) => {
+      for (let i = 0; going(); i = (i + 7) % kv.num_blocks) {
+        await page.mouse.move(kv.x0 + (i % kv.cols + 0.5) * kv.pitch, kv.y0 + (Math.floor(i / kv.cols) + 0.5) * kv.pitch);
+        await page.waitForTimeout(15);
+      }
+    }));
     console.log(`  (load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);
   } finally {
     await close();

@@ -153,6 +153,15 @@ void App::draw() {
   ++frames_;
   view_.begin_frame();
   tick(ImGui::GetIO().DeltaTime);
+  // The rates Controls shows, counted over a second and changed once a second: a figure that
+  // changed every frame would force every frame to be painted again.
+  if (const double now = ImGui::GetTime(); now - rate_since_ >= 1.0) {
+    view_.frames_per_second = static_cast<float>((frames_ - rate_frames_) / (now - rate_since_));
+    view_.paints_per_second = static_cast<float>((frames_drawn_ - rate_frames_drawn_) / (now - rate_since_));
+    rate_since_ = now;
+    rate_frames_ = frames_;
+    rate_frames_drawn_ = frames_drawn_;
+  }
 
   // The layout follows the window: recomputed (and re-applied) whenever the display resizes.
   const ImVec2 d = ImGui::GetIO().DisplaySize;

@@ -47,6 +47,9 @@ class App {
   // Bumped whenever the workload or configuration changes: the page mirrors it in the URL.
   unsigned share_revision() const { return share_revision_; }
   std::string shared_workload() const { return workload_json(session_.workload()); }
+  // The platform calls this for each frame it actually painted: a frame whose picture did not
+  // change is not painted again (see web/main.cpp), so frames run != frames painted.
+  void count_drawn_frame() { ++frames_drawn_; }
 
  private:
   nlohmann::json act_unchecked(std::string_view name, const nlohmann::json& args);
@@ -69,6 +72,9 @@ class App {
   AttentionPanel attention_;
 
   std::uint64_t frames_ = 0;
+  std::uint64_t frames_drawn_ = 0;
+  double rate_since_ = 0.;       // ImGui time the shown rates were last counted from
+  std::uint64_t rate_frames_ = 0, rate_frames_drawn_ = 0;
   double draw_ms_ = 0.;          // time App::draw takes (the UI's CPU cost), moving average
   unsigned share_revision_ = 0;
   float step_debt_ = 0.f;        // steps owed to the Run speed

@@ -39,6 +39,8 @@ struct View {
   bool message_is_error = false;
   bool playing = false;          // Run: steps at steps_per_second until every request is done
   float steps_per_second = 8.f;
+  float frames_per_second = 0.f;  // the App's frame loop, over the last second
+  float paints_per_second = 0.f;  // of those, frames whose picture changed and was painted
 
   void begin_frame();
   void push(std::string name, nlohmann::json args = nlohmann::json::object());

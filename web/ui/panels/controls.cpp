@@ -80,7 +80,9 @@ void ControlsPanel::draw(const Session& session, View& view) {
                 static_cast<long long>(s->record.compute_us), s->record.budget_used);
   else
     ImGui::TextDisabled("no step yet");
-  ImGui::Text("%.0f fps", ImGui::GetIO().Framerate);
+  ImGui::Text("%.0f fps, %.0f painted", view.frames_per_second, view.paints_per_second);
+  ImGui::SetItemTooltip("frames per second, and how many of them changed the picture and were painted;\n"
+                        "the others would have painted the same pixels again, so they skip it");
 
   // [config]
   ImGui::SeparatorText("engine (Apply restarts)");
