@@ -8,6 +8,7 @@
 #include <imgui.h>
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -23,12 +24,13 @@ cblab::ui::App* g_app = nullptr;
 bool g_first_frame = true;
 unsigned g_shared_revision = 0;
 double g_frame_ms = 0.;  // CPU time of frame() in wasm (App::draw + ImGui + GL calls), average
-int g_draw_calls = 0;    // glDrawElements calls of the last frame
+int g_draw_calls = 0;    // glDrawElements calls of the last painted frame
 unsigned long long g_frames_drawn = 0;  // frames whose picture changed, so went to WebGL
 // The draw data of the picture on screen (see same_picture): the screen, then each draw list.
 std::vector<unsigned char> g_picture_screen;
 std::vector<std::vector<unsigned char>> g_picture_lists;
 nlohmann::json g_repainted_by = nlohmann::json::array();  // windows that changed in the last painted frame
+unsigned long long g_settle_passes = 0;  // second ImGui passes (see frame())
 bool g_redraw_always = false;           // ?redraw=always: every frame goes to WebGL (to measure)
 
 // The JS API hands strings to JS as malloc'd copies; shell.html frees them.
@@ -97,19 +99,34 @@ bool same_picture(const ImDrawData& data, int width, int height) {
   return false;
 }
 
-void frame() {
-  const double start = emscripten_get_now();
-  glfwPollEvents();
+// One ImGui pass: the App lays out and draws every panel into ImGui's draw data.
+void imgui_pass(cblab::ui::App::Pass pass) {
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
   ImGui::NewFrame();
-  g_app->draw();
+  g_app->draw(pass);
   ImGui::Render();
-  g_draw_calls = 0;
-  for (const ImDrawList* list : ImGui::GetDrawData()->CmdLists) g_draw_calls += list->CmdBuffer.Size;
+}
+
+void frame() {
+  const double start = emscripten_get_now();
+  glfwPollEvents();
+  imgui_pass(cblab::ui::App::Pass::frame);
   int width = 0, height = 0;
   glfwGetFramebufferSize(g_window, &width, &height);
   if (!same_picture(*ImGui::GetDrawData(), width, height) || g_redraw_always) {
+    // ImGui lays a frame out with what it measured in the previous one (content sizes, column
+    // widths, scroll targets, what the mouse is over), so a frame that changed the picture
+    // nearly always changes it once more in the next. A second pass settles it now: one
+    // painted frame per change instead of two, and a hover shows its highlight a frame sooner.
+    // The pass makes no step and is not counted as a frame.
+    const nlohmann::json changed = g_repainted_by;
+    imgui_pass(cblab::ui::App::Pass::settle);
+    ++g_settle_passes;
+    same_picture(*ImGui::GetDrawData(), width, height);  // what is painted now is on screen
+    g_repainted_by = changed;
+    g_draw_calls = 0;
+    for (const ImDrawList* list : ImGui::GetDrawData()->CmdLists) g_draw_calls += list->CmdBuffer.Size;
     glViewport(0, 0, width, height);
     const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);  // see main(): the windows' background
     glClearColor(bg.x, bg.y, bg.z, 1.f);
@@ -138,6 +155,7 @@ EMSCRIPTEN_KEEPALIVE char* cblab_api_state() {
   state["draw_calls"] = g_draw_calls;
   state["frames_drawn"] = g_frames_drawn;
   state["repainted_by"] = g_repainted_by;
+  state["settle_passes"] = g_settle_passes;
   return to_js(state);
 }
 
@@ -179,6 +197,14 @@ int main() {
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
+  // The font atlas is sampled with GL_NEAREST (below): glyphs are drawn 1:1 at whole device
+  // pixels, so nearest and bilinear filtering give the same text, and SwiftShader's nearest
+  // sampler is much cheaper: a painted frame of 64 requests took ~40 instead of ~65 ms of its
+  // raster threads' CPU (web/tests/fps_probe.mjs, "linear" vs "always"). Thick lines then
+  // cannot come from baked textures (they need bilinear filtering): ImGui draws them as
+  // polygons with anti-aliased edges. ?filter=linear restores both, for comparison.
+  const bool linear_filter = EM_ASM_INT({ return new URLSearchParams(location.search).get('filter') === 'linear'; });
+  if (!linear_filter) io.Fonts->Flags |= ImFontAtlasFlags_NoBakedLines;
   io.IniFilename = nullptr;  // no file system in the page
   io.ConfigFlags |= ImGuiConfigFlags_NavEnableKeyboard;
   ImGui::StyleColorsDark();
@@ -202,6 +228,12 @@ int main() {
   // With GLFW_SCALE_TO_MONITOR the selector must be "body": "#canvas" stops following resizes.
   ImGui_ImplGlfw_InstallEmscriptenCanvasResizeCallback("body");
   ImGui_ImplOpenGL3_Init("#version 300 es");
+  ImGui_ImplOpenGL3_CreateDeviceObjects();  // the font texture, now, to set its filter
+  if (!linear_filter) {
+    glBindTexture(GL_TEXTURE_2D, static_cast<GLuint>(reinterpret_cast<std::intptr_t>(io.Fonts->TexID)));
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
+    glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+  }
 
   g_redraw_always = EM_ASM_INT({ return new URLSearchParams(location.search).get('redraw') === 'always'; });
 

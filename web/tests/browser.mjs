@@ -110,8 +110,9 @@ export async function screenshot(page, name, clip) {
   return { file, ...pngStats(png) };
 }
 
-// A minimal PNG reader (8-bit RGB/RGBA, not interlaced: what Chromium writes).
-export function pngStats(buf) {
+// A minimal PNG reader (8-bit RGB/RGBA, not interlaced: what Chromium writes): the pixels,
+// row by row, `channels` bytes each.
+export function pngPixels(buf) {
   let pos = 8, width = 0, height = 0, channels = 0;
   const idat = [];
   while (pos < buf.length) {
@@ -137,6 +138,12 @@ export function pngStats(buf) {
       px[y * stride + x] = (row[x] + pred) & 255;
     }
   }
+  return { width, height, channels, px };
+}
+
+// Distinct colours, and the share of pixels that differ from the most common colour.
+export function pngStats(buf) {
+  const { width, height, channels, px } = pngPixels(buf);
   const counts = new Map();
   for (let i = 0; i < px.length; i += channels) {
     const key = (px[i] << 16) | (px[i + 1] << 8) | px[i + 2];

@@ -86,7 +86,9 @@ const variants = {
       return get.call(this, type, { ...attrs, depth: true, stencil: true, alpha: true });
     };
   } },
-  small: { args: chromiumArgs, viewport: { width: 640, height: 400 } },
+  // ... and with the font atlas filtered bilinearly and thick lines from baked textures.
+  linear: { args: chromiumArgs, query: '?redraw=always&filter=linear' },
+  small: { args: chromiumArgs, query: '?redraw=always', viewport: { width: 640, height: 400 } },
   unthrottled: { args: [...chromiumArgs, '--disable-frame-rate-limit', '--disable-gpu-vsync'] },
   swcompositing: { args: [...chromiumArgs, '--disable-gpu-compositing'] },
 };

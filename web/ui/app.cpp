@@ -123,14 +123,14 @@ void App::step_forward() {
   }
 }
 
-void App::tick(float dt_seconds) {
+void App::tick(float dt_seconds, bool may_step) {
   if (!view_.playing) {
     step_debt_ = 0.f;
     return;
   }
   // At most 8 steps per frame: a slow frame does not snowball into a long one.
   step_debt_ = std::min(step_debt_ + dt_seconds * view_.steps_per_second, 8.f);
-  while (step_debt_ >= 1.f && view_.playing) {
+  while (may_step && step_debt_ >= 1.f && view_.playing) {
     step_debt_ -= 1.f;
     try {
       step_forward();
@@ -148,11 +148,11 @@ void App::place(float x, float y, float w, float h) {
   ImGui::SetNextWindowSize(ImVec2(w, h), cond);
 }
 
-void App::draw() {
+void App::draw(Pass pass) {
   const auto start = std::chrono::steady_clock::now();
-  ++frames_;
+  if (pass == Pass::frame) ++frames_;
   view_.begin_frame();
-  tick(ImGui::GetIO().DeltaTime);
+  tick(ImGui::GetIO().DeltaTime, pass == Pass::frame);
   // The rates Controls shows, counted over a second and changed once a second: a figure that
   // changed every frame would force every frame to be painted again.
   if (const double now = ImGui::GetTime(); now - rate_since_ >= 1.0) {
@@ -203,6 +203,7 @@ void App::draw() {
       view_.push("select_step", {{"step", session_.num_steps() - 1}});
   }
   run_commands();
+  if (pass == Pass::settle) return;
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   draw_ms_ = frames_ == 1 ? ms : 0.9 * draw_ms_ + 0.1 * ms;
 }
@@ -405,7 +406,7 @@ json App::state() const {
       {"arch", std::string(kernels::arch())},
       {"archs", archs},
       {"frame", frames_},
-      {"fps", ImGui::GetCurrentContext() ? ImGui::GetIO().Framerate : 0.f},
+      {"fps", view_.frames_per_second},  // frames (not passes) over the last second
       {"draw_ms", draw_ms_},
       {"vertices", ImGui::GetCurrentContext() ? ImGui::GetIO().MetricsRenderVertices : 0},
       {"step", view_.selected_step},

@@ -36,7 +36,11 @@ export namespace cblab::ui {
 class App {
  public:
   App();
-  void draw();  // one frame of every panel (and, when running, the steps due this frame)
+  // A frame's first pass draws every panel (and, when running, makes the steps due); a settle
+  // pass draws them again within the same frame, so what ImGui measured in the first pass
+  // (sizes, scrolling, hover) takes effect now: it makes no step and is not counted as a frame.
+  enum class Pass { frame, settle };
+  void draw(Pass pass = Pass::frame);
   nlohmann::json state() const;
   nlohmann::json act(std::string_view name, const nlohmann::json& args);
 
@@ -55,7 +59,7 @@ class App {
   nlohmann::json act_unchecked(std::string_view name, const nlohmann::json& args);
   void load(const Workload& workload, const std::string& what);
   void step_forward();
-  void tick(float dt_seconds);
+  void tick(float dt_seconds, bool may_step);
   void run_commands();
   void place(float x, float y, float w, float h);
 
