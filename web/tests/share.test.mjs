@@ -13,7 +13,7 @@ async function measureFps(page, ms) {
   await page.waitForTimeout(ms);
   const s = await state(page), seconds = (Date.now() - t0) / 1000;
   return { fps: (s.frame - s0.frame) / seconds, painted: (s.frames_drawn - s0.frames_drawn) / seconds,
-           steps: s.num_steps - s0.num_steps, drawMs: s.draw_ms, frameMs: s.frame_ms,
+           frames: s.frame - s0.frame, paints: s.frames_drawn - s0.frames_drawn, steps: s.num_steps - s0.num_steps, drawMs: s.draw_ms, frameMs: s.frame_ms,
            calls: s.draw_calls, vertices: s.vertices };
 }
 const show = (m) => `${m.fps.toFixed(1)} fps, ${m.painted.toFixed(1)} painted (wasm frame ${m.frameMs.toFixed(2)} ms, ` +
@@ -32,12 +32,17 @@ async function loadBig(page) {
   return r.state;
 }
 
-// SwiftShader rasterizes on the CPU, so a painted frame of this page costs ~75 ms of CPU
+// SwiftShader rasterizes on the CPU, so a painted frame of this page costs 65-110 ms of CPU
 // (web/tests/fps_probe.mjs); the page reaches 30 fps because it paints only frames whose
-// picture changed. Idle, that is about one a second (the fps figure in Controls); running at
-// 10 steps a second, one per step. The browser stage runs alone in CI; measured there (2
-// cores) the page holds about 60 fps idle and FIXME running.
+// picture changed: about one a second idle (the frame rate in Controls), one per step running.
+// Idle holds ~57 fps even on a busy machine. Running, the paints share the 2 cores with whatever
+// else runs: 34-44 fps measured beside one compiler, 15-21 beside a benchmark and two compilers
+// (docs/web_page.md, Frame rate). The browser stage runs alone in CI, so the running figure is
+// asserted when the machine was not busy before the test (1-minute load average at most twice
+// the cores), or always with CBLAB_FPS_STRICT=1; otherwise it is printed, saying why.
 test('64 requests and 1024 blocks: at least 30 fps idle and running, every step painted', async () => {
+  const cores = os.cpus().length, loadBefore = os.loadavg()[0];
+  const strict = process.env.CBLAB_FPS_STRICT === '1' || loadBefore <= 2 * cores;
   const { page, close } = await openPage();
   try {
     // Baseline: the same page with no requests, under the same machine load.
@@ -57,11 +62,15 @@ test('64 requests and 1024 blocks: at least 30 fps idle and running, every step 
     console.log(`# big idle: ${show(idle)}; running: ${show(running)}, ${running.steps} steps; empty page: ${show(base)}; ` +
                 `load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
     assert.ok(idle.fps >= 30, `idle: ${idle.fps.toFixed(1)} fps, at least 30 wanted`);
-    assert.ok(running.fps > 0, 'frames keep coming while it runs');  // see above: not asserted >= 30
+    if (strict) assert.ok(running.fps >= 30, `running: ${running.fps.toFixed(1)} fps, at least 30 wanted (load average ${loadBefore.toFixed(1)} before the test)`);
+    else console.log(`# running: ${running.fps.toFixed(1)} fps NOT ASSERTED: the machine was busy (load average ` +
+                     `${loadBefore.toFixed(1)} on ${cores} cores before the test; CBLAB_FPS_STRICT=1 asserts anyway)`);
+    assert.ok(running.fps > 0, 'frames keep coming while it runs');
     // Running changes the picture at every step, and each change is painted: the frame rate is
-    // not bought by showing stale pictures.
+    // not bought by showing stale pictures. (A slow frame may make two steps: one paint.)
     assert.ok(running.steps >= 20, `running made ${running.steps} steps in 3 s at 10 a second`);
-    assert.ok(running.painted * 3 >= 0.8 * running.steps, `${(running.painted * 3).toFixed(0)} frames painted for ${running.steps} steps`);
+    const changed = Math.min(running.steps, running.frames);
+    assert.ok(running.paints >= 0.8 * changed, `${running.paints} frames painted for ${running.steps} steps in ${running.frames} frames`);
     assertNotBlank(await screenshot(page, 'web-big'), 60, 0.3);
   } finally {
     await close();
