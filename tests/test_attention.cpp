@@ -21,6 +21,8 @@
 #include "kernel_testing.hpp"
 import cblab;
 
+namespace test_attention {  // this file's names: the test sources build as unity batches
+
 namespace ck = cblab::kernels;
 using kernel_testing::ArchGuard;
 using kernel_testing::random_vector;
@@ -272,3 +274,5 @@ TEST_CASE("the dispatched attention checks its arguments like the reference", "[
                                                std::vector<float>(2 * 16), out, 1, shape),
                     Catch::Matchers::ContainsSubstring("attention_dense_causal: out has 3 elements, expected 64"));
 }
+
+}  // namespace test_attention

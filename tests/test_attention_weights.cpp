@@ -5,6 +5,8 @@
 #include <vector>
 import cblab;
 
+namespace test_attention_weights {  // this file's names: the test sources build as unity batches
+
 TEST_CASE("attention weights are causal rows of a softmax, stable under a longer sequence",
           "[attention_weights]") {
   const cblab::TinyLLM model({.d_model = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .seed = 9});
@@ -40,3 +42,5 @@ TEST_CASE("attention weights name a bad layer", "[attention_weights]") {
   CHECK_THROWS_WITH(model.attention_weights(tokens, 1), "layer = 1: allowed 0..0");
   CHECK_THROWS_AS(model.attention_weights(tokens, -1), cblab::ConfigError);
 }
+
+}  // namespace test_attention_weights

@@ -5,6 +5,8 @@
 #include <vector>
 import cblab;
 
+namespace test_batch {  // this file's names: the test sources build as unity batches
+
 namespace {
 // Two requests in a pool of 4-slot blocks:
 //   #0 "a": prompt 10..15 (6 tokens), tokens 0..3 cached by an earlier chunk, now chunk [4, 6)
@@ -81,3 +83,5 @@ TEST_CASE("a whole-prompt batch of two fresh requests has a block-diagonal mask"
         "...#.\n"
         "...##\n");
 }
+
+}  // namespace test_batch

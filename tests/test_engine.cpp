@@ -8,6 +8,8 @@
 #include <vector>
 import cblab;
 
+namespace test_engine {  // this file's names: the test sources build as unity batches
+
 namespace {
 const cblab::ModelConfig kModel{.d_model = 32, .n_layers = 2, .n_heads = 2, .n_kv_heads = 1,
                                 .mlp_dim = 32, .seed = 42};
@@ -212,3 +214,5 @@ TEST_CASE("every component prints itself", "[engine]") {
   CHECK(batch.find("slot_mapping  [0 1 2 3 4 5 6]") != std::string::npos);
   CHECK(batch.find("cu_seqlens_q  [0 4 7]") != std::string::npos);
 }
+
+}  // namespace test_engine

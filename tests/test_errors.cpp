@@ -16,6 +16,8 @@
 #include <vector>
 import cblab;
 
+namespace test_errors {  // this file's names: the test sources build as unity batches
+
 using Catch::Matchers::Message;
 using Catch::Matchers::MessageMatches;
 using Catch::Matchers::StartsWith;
@@ -563,3 +565,5 @@ TEST_CASE("errors: model weights beyond the cap", "[errors]") {
                         "n_kv_heads 1, head_dim 1073741824, mlp_dim 0: more than 2^63 bytes of "
                         "weights: allowed " + cap);
 }
+
+}  // namespace test_errors

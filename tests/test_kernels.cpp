@@ -10,6 +10,8 @@
 #include "kernel_testing.hpp"
 import cblab;
 
+namespace test_kernels {  // this file's names: the test sources build as unity batches
+
 namespace ck = cblab::kernels;
 
 using kernel_testing::ArchGuard;
@@ -176,3 +178,5 @@ TEST_CASE("the thread count is configurable and checked", "[kernels]") {
   ck::set_num_threads(saved);
   CHECK_THROWS_WITH(ck::set_num_threads(0), Catch::Matchers::ContainsSubstring("n is 0"));
 }
+
+}  // namespace test_kernels

@@ -9,6 +9,8 @@
 #include <vector>
 import cblab;
 
+namespace test_kv_cache {  // this file's names: the test sources build as unity batches
+
 namespace ck = cblab::kernels;
 
 namespace {
@@ -180,3 +182,5 @@ TEST_CASE("paged decode and varlen attention equal dense attention", "[kv_cache]
       CHECK(std::fabs(got[H * D + i] - dense[0][7 * H * D + i]) <= 1e-5f);
   }
 }
+
+}  // namespace test_kv_cache

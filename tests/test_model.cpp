@@ -9,6 +9,8 @@
 #include <vector>
 import cblab;
 
+namespace test_model {  // this file's names: the test sources build as unity batches
+
 namespace {
 
 // A model with every feature on: 2 layers, grouped-query attention (4 heads, 2 KV heads), MLP.
@@ -178,3 +180,5 @@ TEST_CASE("bad model configurations name the field, the value and what is allowe
   CHECK_THROWS_MATCHES(cblab::TinyLLM(with([](auto& c) { c.n_layers = 0; })), cblab::ConfigError,
                        MessageMatches(ContainsSubstring("model.n_layers = 0: allowed >= 1")));
 }
+
+}  // namespace test_model

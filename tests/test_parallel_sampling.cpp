@@ -15,6 +15,8 @@
 #include <vector>
 import cblab;
 
+namespace test_parallel_sampling {  // this file's names: the test sources build as unity batches
+
 namespace {
 const cblab::ModelConfig kModel{.d_model = 16, .n_heads = 2, .seed = 5};
 // B = 4: an 18-token prompt has (18 - 1) / 4 = 4 full blocks its samples share.
@@ -284,3 +286,5 @@ TEST_CASE("n is checked, read from workloads and written per sample", "[parallel
   }
   CHECK(result["metrics"]["output_tokens"] == 3 + 3 * 4);
 }
+
+}  // namespace test_parallel_sampling

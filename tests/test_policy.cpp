@@ -8,6 +8,8 @@
 #include <vector>
 import cblab;
 
+namespace test_policy {  // this file's names: the test sources build as unity batches
+
 namespace {
 const cblab::ModelConfig kModel{.d_model = 16, .seed = 5};
 
@@ -161,3 +163,5 @@ TEST_CASE("workload keys of issue 7 in, result keys and metrics out", "[policy]"
                            R"({"requests": [{"prompt": "a", "top_p": 2}]})")),
                        cblab::WorkloadError, MessageMatches(ContainsSubstring("requests[0].top_p = 2")));
 }
+
+}  // namespace test_policy

@@ -10,6 +10,8 @@
 #include <vector>
 import cblab;
 
+namespace test_preemption {  // this file's names: the test sources build as unity batches
+
 namespace {
 const cblab::ModelConfig kModel{.d_model = 16, .n_heads = 2, .seed = 11};
 
@@ -210,3 +212,5 @@ TEST_CASE("allocator invariants after every step of randomized workloads, with a
   CHECK(total_preemptions > 20);  // the workloads really were under pressure
   CHECK(total_aborts > 5);
 }
+
+}  // namespace test_preemption

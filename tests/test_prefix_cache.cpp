@@ -11,6 +11,8 @@
 #include <vector>
 import cblab;
 
+namespace test_prefix_cache {  // this file's names: the test sources build as unity batches
+
 namespace {
 const cblab::ModelConfig kModel{.d_model = 16, .n_heads = 2, .seed = 23};
 
@@ -234,3 +236,5 @@ TEST_CASE("invariants with sharing after every step of randomized workloads", "[
   }
   CHECK(hits > 0);
 }
+
+}  // namespace test_prefix_cache

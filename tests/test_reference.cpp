@@ -13,6 +13,8 @@
 #include "kernel_testing.hpp"
 import cblab;
 
+namespace test_reference {  // this file's names: the test sources build as unity batches
+
 namespace ck = cblab::kernels;
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::WithinAbs;
@@ -247,3 +249,5 @@ TEST_CASE("the references name the argument, its size and the size expected", "[
                                                          table, 6, dec, shape),
                     ContainsSubstring("block 7"));
 }
+
+}  // namespace test_reference

@@ -8,6 +8,8 @@
 #include <vector>
 import cblab;
 
+namespace test_sampling {  // this file's names: the test sources build as unity batches
+
 namespace {
 const cblab::ModelConfig kModel{.d_model = 32, .n_layers = 2, .n_heads = 2, .mlp_dim = 32,
                                 .seed = 7};
@@ -167,3 +169,5 @@ TEST_CASE("abort: a waiting and a running request give back every block; the res
   CHECK(engine.kv_cache().pool().num_free_blocks() == kConfig.num_blocks);
   CHECK(engine.metrics().num_aborted == 2);
 }
+
+}  // namespace test_sampling

@@ -7,6 +7,8 @@
 #include <vector>
 import cblab;
 
+namespace test_scheduler {  // this file's names: the test sources build as unity batches
+
 namespace {
 const cblab::ModelConfig kTiny{.d_model = 16, .seed = 3};
 
@@ -143,3 +145,5 @@ TEST_CASE("bad scheduler settings name the field, value and what is allowed", "[
   CHECK_THROWS_MATCHES(cblab::Scheduler({.max_running = 0}), cblab::ConfigError,
                        MessageMatches(ContainsSubstring("engine.max_running = 0")));
 }
+
+}  // namespace test_scheduler

@@ -4,6 +4,8 @@
 #include <string>
 import cblab;
 
+namespace test_workload {  // this file's names: the test sources build as unity batches
+
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::MessageMatches;
 
@@ -83,3 +85,5 @@ TEST_CASE("bad workloads name the JSON path, the value and what is allowed", "[w
   rejects(R"({"model": {"n_heads": 3, "n_kv_heads": 2}})", "model.n_kv_heads = 2");
   CHECK_THROWS_AS(cblab::load_workload("/nonexistent/workload.json"), cblab::WorkloadError);
 }
+
+}  // namespace test_workload

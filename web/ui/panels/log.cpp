@@ -2,6 +2,8 @@
 // its step.
 module;
 #include <imgui.h>
+#include <nlohmann/json.hpp>
+#include <string>
 module cblab.ui;
 import cblab;
 
