@@ -349,10 +349,13 @@ std::string format_table(const Report& report) {
       m.arch, m.read_gbps, m.read_buffer_mib, m.fma_gflops);
   s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>10} {:>8} {:>9} {:>6}\n", "kind", "arch",
                    "thr", "shape", "ms", "cpu ms", "GB/s", "GFLOP/s", "ratio");
-  for (const Case& c : report.cases)
-    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>10.3f} {:>8.1f} {:>9.1f} {:>6.2f}\n",
-                     c.kind, c.arch, c.threads, describe(c), c.seconds * 1e3, c.cpu_seconds * 1e3,
-                     c.gbps, c.gflops, c.ratio);
+  for (const Case& c : report.cases) {
+    // The wasm build has no process CPU clock (it reads 0): "-" rather than a false 0.000.
+    const std::string cpu_ms = c.cpu_seconds > 0 ? std::format("{:.3f}", c.cpu_seconds * 1e3) : "-";
+    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>10} {:>8.1f} {:>9.1f} {:>6.2f}\n",
+                     c.kind, c.arch, c.threads, describe(c), c.seconds * 1e3, cpu_ms, c.gbps,
+                     c.gflops, c.ratio);
+  }
   return s;
 }
 
