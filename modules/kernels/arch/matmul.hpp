@@ -44,8 +44,10 @@ struct Gemm {
         acc[r][j] = accumulate ? batch::load_unaligned(c + r * ldc + j * W) : batch(0.f);
     for (int k = 0; k < kc; ++k) {
       // The panel streams from L2 (the packed block is too big for L1): ask for the row
-      // PREFETCH_K steps ahead now, so it is in L1 when the loop gets there.
-      for (int j = 0; j < NR; ++j) __builtin_prefetch(panel + (k + PREFETCH_K) * PANEL + j * W);
+      // PREFETCH_K steps ahead now, so it is in L1 when the loop gets there (never past the
+      // panel's last row: the address must stay inside the buffer).
+      const float* ahead = panel + std::min(k + PREFETCH_K, kc - 1) * PANEL;
+      for (int j = 0; j < NR; ++j) __builtin_prefetch(ahead + j * W);
       batch b[NR];
       for (int j = 0; j < NR; ++j) b[j] = batch::load_aligned(panel + k * PANEL + j * W);
       for (int r = 0; r < ROWS; ++r) {
