@@ -39,6 +39,7 @@ struct Case {
   double seconds = 0;  // median time of one call
   // Median CPU time of one call, all threads of the process: on a machine other work also
   // loads, the wall time includes waiting for a core and this does not (1 thread: cpu ~ wall).
+  // 0 in the wasm build, which has no process CPU clock.
   double cpu_seconds = 0;
   double bytes = 0;    // bytes the kernel must read at least (decode: K and V)
   double flops = 0;

@@ -6,8 +6,9 @@
 //    several times, so the FMA units, not the loads, set the pace;
 //  * w is copied ("packed") KC rows x NC columns at a time into panels of NR*W columns laid
 //    out k-major, so the micro-kernel reads it contiguously (w's own rows are N floats apart,
-//    which for large N would alias in the L1 cache) and the panel stays in L2; the MR rows of
-//    x are packed k-major too (MC rows at a time, once per KC slice, reused against all of w);
+//    which for large N would alias in the L1 cache) and the panel stays in L2; each element
+//    of w is packed once per call; the rows of x are packed k-major too (once per KC slice,
+//    reused against all of w);
 //  * y[m][n] still sums x[m][k] * w[k][n] for k = 0, 1, 2, ... in order, like the reference.
 // Few rows (decode: one token per request) make w's reads the whole cost; then a streaming
 // loop reads each row of w once and updates the few rows of y.
@@ -29,7 +30,7 @@ struct Gemm {
   static constexpr int PANEL = NR * W;      // columns per packed panel
   static constexpr int KC = 256;            // rows of w per packed block
   static constexpr int NC = PANEL * (W >= 16 ? 8 : 16);  // columns per packed block
-  static constexpr int MC = 256;            // rows of x packed at once (a multiple of MR)
+  static constexpr int PREFETCH_K = 8;      // rows of the panel prefetched ahead (1.5 KiB)
   static constexpr int STREAM_ROWS = 4;     // fewer rows than this: streaming path
 
   // y[0..ROWS)[0..PANEL) (+)= a · panel[0..kc)[0..PANEL)
@@ -42,6 +43,11 @@ struct Gemm {
       for (int j = 0; j < NR; ++j)
         acc[r][j] = accumulate ? batch::load_unaligned(c + r * ldc + j * W) : batch(0.f);
     for (int k = 0; k < kc; ++k) {
+      // The panel streams from L2 (the packed block is too big for L1): ask for the row
+      // PREFETCH_K steps ahead now, so it is in L1 when the loop gets there (never past the
+      // panel's last row: the address must stay inside the buffer).
+      const float* ahead = panel + std::min(k + PREFETCH_K, kc - 1) * PANEL;
+      for (int j = 0; j < NR; ++j) __builtin_prefetch(ahead + j * W);
       batch b[NR];
       for (int j = 0; j < NR; ++j) b[j] = batch::load_aligned(panel + k * PANEL + j * W);
       for (int r = 0; r < ROWS; ++r) {
@@ -74,17 +80,18 @@ struct Gemm {
   }
 
   // Copies w[k0 .. k0+kc)[n0 .. n0+nc) into panels of PANEL columns, zero-padded on the right.
+  // Row by row: each row of the block is read left to right in one go (nc floats in a row, so
+  // the hardware prefetcher sees a stream), then dealt out to the panels.
   static void pack(const float* w, int N, int k0, int kc, int n0, int nc, float* packed) {
-    for (int p = 0; p < nc; p += PANEL) {
-      const int width = std::min(PANEL, nc - p);
-      float* dst = packed + std::size_t(p) * kc;
-      for (int k = 0; k < kc; ++k) {
-        const float* src = w + std::size_t(k0 + k) * N + n0 + p;
-        float* d = dst + std::size_t(k) * PANEL;
+    for (int k = 0; k < kc; ++k) {
+      const float* src = w + std::size_t(k0 + k) * N + n0;
+      for (int p = 0; p < nc; p += PANEL) {
+        const int width = std::min(PANEL, nc - p);
+        float* d = packed + std::size_t(p) * kc + std::size_t(k) * PANEL;
         if (width == PANEL) {
-          for (int j = 0; j < NR; ++j) batch::load_unaligned(src + j * W).store_aligned(d + j * W);
+          for (int j = 0; j < NR; ++j) batch::load_unaligned(src + p + j * W).store_aligned(d + j * W);
         } else {
-          std::fill(std::copy(src, src + width, d), d + PANEL, 0.f);
+          std::fill(std::copy(src + p, src + p + width, d), d + PANEL, 0.f);
         }
       }
     }
@@ -116,37 +123,35 @@ struct Gemm {
     if (m_end <= m_begin || N == 0) return;
     if (m_end - m_begin < STREAM_ROWS || K == 0) return stream_rows(x, w, y, m_begin, m_end, K, N);
     thread_local std::vector<float, xsimd::aligned_allocator<float, 64>> packed, edge, apack;
+    const int padded_rows = (m_end - m_begin + MR - 1) / MR * MR;
     packed.resize(std::size_t(KC) * NC);
-    apack.resize(std::size_t(KC) * MC);
+    apack.resize(std::size_t(KC) * padded_rows);
     edge.resize(std::size_t(MR) * PANEL);
-    // Loop order (BLIS's, minus one level): a KC-deep slice of up to MC rows of x is packed
-    // once and reused against every column block of w; each packed block of w (KC x NC, in
-    // L2) is reused by all those rows.
+    // Loop order (BLIS's, minus one level): a KC-deep slice of every row of x is packed once
+    // (apack, read from L2 one MR-row micro-panel at a time); each block of w (KC x NC) is
+    // packed once per call and stays in L2 while all rows of x go by it.
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
-      for (int mc0 = m_begin; mc0 < m_end; mc0 += MC) {
-        const int mc1 = std::min(m_end, mc0 + MC);
-        for (int m = mc0; m < mc1; m += MR)
-          pack_rows(x, K, m, std::min(MR, mc1 - m), k0, kc, apack.data() + std::size_t(m - mc0) * kc);
-        for (int n0 = 0; n0 < N; n0 += NC) {
-          const int nc = std::min(NC, N - n0);
-          pack(w, N, k0, kc, n0, nc, packed.data());
-          for (int m = mc0; m < mc1; m += MR) {
-            const int mr = std::min(MR, mc1 - m);
-            const float* a = apack.data() + std::size_t(m - mc0) * kc;
-            for (int p = 0; p < nc; p += PANEL) {
-              const float* panel = packed.data() + std::size_t(p) * kc;
-              float* c = y + std::size_t(m) * N + n0 + p;
-              const int width = std::min(PANEL, nc - p);
-              if (width == PANEL) {
-                micro_rows(mr, a, panel, kc, c, N, k0 > 0);
-              } else {  // the right edge: through a full-width scratch block
-                for (int r = 0; r < mr; ++r)
-                  std::copy(c + std::size_t(r) * N, c + std::size_t(r) * N + width, &edge[r * PANEL]);
-                micro_rows(mr, a, panel, kc, edge.data(), PANEL, k0 > 0);
-                for (int r = 0; r < mr; ++r)
-                  std::copy(&edge[r * PANEL], &edge[r * PANEL] + width, c + std::size_t(r) * N);
-              }
+      for (int m = m_begin; m < m_end; m += MR)
+        pack_rows(x, K, m, std::min(MR, m_end - m), k0, kc, apack.data() + std::size_t(m - m_begin) * kc);
+      for (int n0 = 0; n0 < N; n0 += NC) {
+        const int nc = std::min(NC, N - n0);
+        pack(w, N, k0, kc, n0, nc, packed.data());
+        for (int m = m_begin; m < m_end; m += MR) {
+          const int mr = std::min(MR, m_end - m);
+          const float* a = apack.data() + std::size_t(m - m_begin) * kc;
+          for (int p = 0; p < nc; p += PANEL) {
+            const float* panel = packed.data() + std::size_t(p) * kc;
+            float* c = y + std::size_t(m) * N + n0 + p;
+            const int width = std::min(PANEL, nc - p);
+            if (width == PANEL) {
+              micro_rows(mr, a, panel, kc, c, N, k0 > 0);
+            } else {  // the right edge: through a full-width scratch block
+              for (int r = 0; r < mr; ++r)
+                std::copy(c + std::size_t(r) * N, c + std::size_t(r) * N + width, &edge[r * PANEL]);
+              micro_rows(mr, a, panel, kc, edge.data(), PANEL, k0 > 0);
+              for (int r = 0; r < mr; ++r)
+                std::copy(&edge[r * PANEL], &edge[r * PANEL] + width, c + std::size_t(r) * N);
             }
           }
         }
