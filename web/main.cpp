@@ -256,6 +256,7 @@ bool g_partial = true;                   // ?paint=full: every painted frame rep
 nlohmann::json g_paint_rects = nlohmann::json::array();  // the rectangles of the last paint
 double g_painted_fraction = 0.;          // their area over the canvas's
 unsigned long long g_partial_paints = 0;  // paints that repainted only rectangles
+double g_painted_canvases = 0.;          // the sum of painted_fraction over all paints
 
 // Paints ImGui's draw data: the whole canvas, or only the rectangles where it differs from the
 // picture on screen (see Triangle).
@@ -284,6 +285,7 @@ void paint(ImDrawData& data, int width, int height, const std::vector<unsigned c
   g_paint_rects = nlohmann::json::array();
   for (const Rect& r : rects) g_paint_rects.push_back({r.x0, r.y0, r.x1, r.y1});
   g_painted_fraction = static_cast<double>(area) / static_cast<double>(std::max(1LL, canvas.area()));
+  g_painted_canvases += g_painted_fraction;
 
   glViewport(0, 0, width, height);
   const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);  // see main(): the windows' background
@@ -384,6 +386,7 @@ EMSCRIPTEN_KEEPALIVE char* cblab_api_state() {
   state["paint_rects"] = g_paint_rects;
   state["painted_fraction"] = g_painted_fraction;
   state["partial_paints"] = g_partial_paints;
+  state["painted_canvases"] = g_painted_canvases;
   return to_js(state);
 }
 
