@@ -220,18 +220,21 @@ void dirty_boxes(const std::vector<Triangle>& old, const std::vector<Triangle>& 
 constexpr int kMaxPasses = 8;
 constexpr long long kPassCost = 64 * 64;  // a pass costs about as much as this many pixels
 std::vector<Rect> merge_boxes(std::vector<Rect> boxes) {
-  if (boxes.size() > 256) {  // many scattered changes: one rectangle
+  if (boxes.size() > 64) {  // many scattered changes (a step): one rectangle, without the quadratic search
     Rect all;
     for (const Rect& b : boxes) all = unite(all, b);
     return {all};
   }
-  for (bool merged = true; merged;) {
+  for (bool merged = true; merged;) {  // until no pair is worth merging
     merged = false;
-    for (std::size_t i = 0; i < boxes.size() && !merged; ++i)
-      for (std::size_t j = i + 1; j < boxes.size() && !merged; ++j) {
+    for (std::size_t i = 0; i < boxes.size(); ++i)
+      for (std::size_t j = i + 1; j < boxes.size();) {
         const Rect u = unite(boxes[i], boxes[j]);
         if (u.area() <= boxes[i].area() + boxes[j].area() + kPassCost) {
           boxes[i] = u, boxes.erase(boxes.begin() + j), merged = true;
+          j = i + 1;  // the grown box may now reach one already passed
+        } else {
+          ++j;
         }
       }
   }
