@@ -8,6 +8,8 @@
 #include <imgui.h>
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -50,6 +52,21 @@ void share_in_url() {
   EM_ASM({ history.replaceState(null, '', '#w=' + encodeURIComponent(UTF8ToString($0))); }, json.c_str());
 }
 
+// The canvas a picture is painted for: its size in pixels, and ImGui's display rectangle and scale.
+std::vector<unsigned char> screen_of(const ImDrawData& data, int width, int height) {
+  std::vector<unsigned char> out;
+  auto put = [&out](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    out.insert(out.end(), b, b + n);
+  };
+  put(&width, sizeof width);
+  put(&height, sizeof height);
+  put(&data.DisplayPos, sizeof data.DisplayPos);
+  put(&data.DisplaySize, sizeof data.DisplaySize);
+  put(&data.FramebufferScale, sizeof data.FramebufferScale);
+  return out;
+}
+
 // Whether this frame's ImGui draw data would paint exactly the picture already on the canvas:
 // the same framebuffer size and, byte for byte, the same vertices, indices, clip rectangles and
 // textures in every draw list. The GL output is a function of those alone (the font atlas never
@@ -63,12 +80,7 @@ bool same_picture(const ImDrawData& data, int width, int height) {
     const auto* b = static_cast<const unsigned char*>(p);
     out.insert(out.end(), b, b + n);
   };
-  Bytes screen;
-  put(screen, &width, sizeof width);
-  put(screen, &height, sizeof height);
-  put(screen, &data.DisplayPos, sizeof data.DisplayPos);
-  put(screen, &data.DisplaySize, sizeof data.DisplaySize);
-  put(screen, &data.FramebufferScale, sizeof data.FramebufferScale);
+  Bytes screen = screen_of(data, width, height);
   std::vector<Bytes> lists(data.CmdLists.Size);
   for (int i = 0; i < data.CmdLists.Size; ++i) {
     const ImDrawList* list = data.CmdLists[i];
@@ -99,6 +111,228 @@ bool same_picture(const ImDrawData& data, int width, int height) {
   return false;
 }
 
+// Partial repaint. The canvas keeps its pixels between frames (preserveDrawingBuffer, see
+// main()), so a changed frame needs new pixels only where its triangles differ from those of
+// the picture on screen. Each draw list is kept as its sequence of triangles (three vertices,
+// the clip rectangle and the texture: all a triangle's pixels depend on). A pixel's colour is
+// the blend, in draw order, of the triangles covering it; if no triangle that differs covers
+// it, the same triangles cover it in the same order, so it keeps its colour. The dirty region
+// is therefore the bounding boxes of the triangles that differ, old and new, list by list
+// (lists that appeared or vanished: all of theirs). Those rectangles are cleared and every
+// draw list is drawn again clipped to them, so what lies under a change is re-drawn in order.
+struct Triangle {
+  ImDrawVert v[3];
+  ImVec4 clip;
+  ImTextureID texture;
+  bool operator==(const Triangle& o) const { return std::memcmp(this, &o, sizeof *this) == 0; }
+};
+static_assert(sizeof(Triangle) == 3 * sizeof(ImDrawVert) + sizeof(ImVec4) + sizeof(ImTextureID), "no padding");
+
+// A rectangle of framebuffer pixels, rows from the top: [x0, x1) x [y0, y1).
+struct Rect {
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool empty() const { return x1 <= x0 || y1 <= y0; }
+  long long area() const { return empty() ? 0 : 1LL * (x1 - x0) * (y1 - y0); }
+};
+Rect unite(const Rect& a, const Rect& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return {std::min(a.x0, b.x0), std::min(a.y0, b.y0), std::max(a.x1, b.x1), std::max(a.y1, b.y1)};
+}
+Rect intersect(const Rect& a, const Rect& b) {
+  return {std::max(a.x0, b.x0), std::max(a.y0, b.y0), std::min(a.x1, b.x1), std::min(a.y1, b.y1)};
+}
+
+// The framebuffer pixels the OpenGL3 backend's glScissor gives a command (the same float to int
+// conversions as ImGui_ImplOpenGL3_RenderDrawData), as a Rect.
+Rect scissor_of(const ImVec4& clip, const ImDrawData& data, int fb_height) {
+  const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
+  const ImVec2 lo((clip.x - off.x) * scale.x, (clip.y - off.y) * scale.y);
+  const ImVec2 hi((clip.z - off.x) * scale.x, (clip.w - off.y) * scale.y);
+  if (hi.x <= lo.x || hi.y <= lo.y) return {};
+  const int x = static_cast<int>(lo.x), w = static_cast<int>(hi.x - lo.x);
+  const int gl_y = static_cast<int>(static_cast<float>(fb_height) - hi.y), h = static_cast<int>(hi.y - lo.y);
+  return {x, fb_height - (gl_y + h), x + w, fb_height - gl_y};
+}
+
+// The pixels a triangle may touch: its vertices' box, one pixel wider on each side (rasterizer
+// rounding), within its command's scissor.
+Rect box_of(const Triangle& t, const ImDrawData& data, int fb_height) {
+  const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
+  float x0 = t.v[0].pos.x, y0 = t.v[0].pos.y, x1 = x0, y1 = y0;
+  for (const ImDrawVert& v : t.v) {
+    x0 = std::min(x0, v.pos.x), y0 = std::min(y0, v.pos.y);
+    x1 = std::max(x1, v.pos.x), y1 = std::max(y1, v.pos.y);
+  }
+  const Rect r{static_cast<int>(std::floor((x0 - off.x) * scale.x)) - 1, static_cast<int>(std::floor((y0 - off.y) * scale.y)) - 1,
+               static_cast<int>(std::ceil((x1 - off.x) * scale.x)) + 1, static_cast<int>(std::ceil((y1 - off.y) * scale.y)) + 1};
+  return intersect(r, scissor_of(t.clip, data, fb_height));
+}
+
+std::vector<Triangle> triangles_of(const ImDrawList& list) {
+  std::vector<Triangle> out;
+  out.reserve(list.IdxBuffer.Size / 3);
+  for (const ImDrawCmd& c : list.CmdBuffer) {
+    for (unsigned i = 0; i + 2 < c.ElemCount; i += 3) {
+      Triangle t;
+      std::memset(&t, 0, sizeof t);
+      for (int k = 0; k < 3; ++k) t.v[k] = list.VtxBuffer[c.VtxOffset + list.IdxBuffer[c.IdxOffset + i + k]];
+      t.clip = c.ClipRect;
+      t.texture = c.TextureId;
+      out.push_back(t);
+    }
+  }
+  return out;
+}
+
+// The rectangles to repaint for one list: the boxes of the triangles that differ between the
+// picture on screen (`old`) and the new one. Triangles equal at the start and at the end are
+// skipped; in between, equal-length sequences are compared triangle by triangle (a highlight
+// changes colours, not counts), otherwise every triangle in between is dirty, old and new.
+void dirty_boxes(const std::vector<Triangle>& old, const std::vector<Triangle>& now, const ImDrawData& data,
+                 int fb_height, std::vector<Rect>& out) {
+  std::size_t head = 0;
+  while (head < old.size() && head < now.size() && old[head] == now[head]) ++head;
+  std::size_t tail = 0;
+  while (tail < old.size() - head && tail < now.size() - head && old[old.size() - 1 - tail] == now[now.size() - 1 - tail]) ++tail;
+  // Consecutive triangles usually touch (a glyph's two, a row's cells): one box for a run.
+  Rect run;
+  auto add = [&](const Triangle& t) {
+    const Rect b = box_of(t, data, fb_height);
+    if (b.empty()) return;
+    const Rect u = unite(run, b);
+    if (!run.empty() && u.area() > run.area() + b.area()) out.push_back(run), run = b;
+    else run = u;
+  };
+  if (old.size() == now.size()) {
+    for (std::size_t i = head; i < old.size() - tail; ++i)
+      if (!(old[i] == now[i])) add(old[i]), add(now[i]);
+  } else {
+    for (std::size_t i = head; i < old.size() - tail; ++i) add(old[i]);
+    for (std::size_t i = head; i < now.size() - tail; ++i) add(now[i]);
+  }
+  if (!run.empty()) out.push_back(run);
+}
+
+// Few rectangles, little area: each repaint pass re-sends every draw list that reaches its
+// rectangle, so boxes that overlap or nearly touch become one, and at most kMaxPasses remain
+// (the pair whose union adds the least area merges first).
+constexpr int kMaxPasses = 8;
+constexpr long long kPassCost = 64 * 64;  // a pass costs about as much as this many pixels
+std::vector<Rect> merge_boxes(std::vector<Rect> boxes) {
+  if (boxes.size() > 64) {  // many scattered changes (a step): one rectangle, without the quadratic search
+    Rect all;
+    for (const Rect& b : boxes) all = unite(all, b);
+    return {all};
+  }
+  for (bool merged = true; merged;) {  // until no pair is worth merging
+    merged = false;
+    for (std::size_t i = 0; i < boxes.size(); ++i)
+      for (std::size_t j = i + 1; j < boxes.size();) {
+        const Rect u = unite(boxes[i], boxes[j]);
+        if (u.area() <= boxes[i].area() + boxes[j].area() + kPassCost) {
+          boxes[i] = u, boxes.erase(boxes.begin() + j), merged = true;
+          j = i + 1;  // the grown box may now reach one already passed
+        } else {
+          ++j;
+        }
+      }
+  }
+  while (boxes.size() > kMaxPasses) {
+    std::size_t bi = 0, bj = 1;
+    long long best = -1;
+    for (std::size_t i = 0; i < boxes.size(); ++i)
+      for (std::size_t j = i + 1; j < boxes.size(); ++j) {
+        const long long extra = unite(boxes[i], boxes[j]).area() - boxes[i].area() - boxes[j].area();
+        if (best < 0 || extra < best) best = extra, bi = i, bj = j;
+      }
+    boxes[bi] = unite(boxes[bi], boxes[bj]);
+    boxes.erase(boxes.begin() + bj);
+  }
+  return boxes;
+}
+
+// The picture on screen, as triangles per draw list, and the screen it was painted for.
+std::vector<std::vector<Triangle>> g_painted;
+std::vector<unsigned char> g_painted_screen;
+bool g_partial = true;                   // ?paint=full: every painted frame repaints the whole canvas
+nlohmann::json g_paint_rects = nlohmann::json::array();  // the rectangles of the last paint
+double g_painted_fraction = 0.;          // their area over the canvas's
+unsigned long long g_partial_paints = 0;  // paints that repainted only rectangles
+double g_painted_canvases = 0.;          // the sum of painted_fraction over all paints
+
+// Paints ImGui's draw data: the whole canvas, or only the rectangles where it differs from the
+// picture on screen (see Triangle).
+void paint(ImDrawData& data, int width, int height, const std::vector<unsigned char>& screen) {
+  std::vector<std::vector<Triangle>> now(data.CmdLists.Size);
+  bool full = !g_partial || screen != g_painted_screen;
+  for (int i = 0; i < data.CmdLists.Size; ++i) {
+    now[i] = triangles_of(*data.CmdLists[i]);
+    for (const ImDrawCmd& c : data.CmdLists[i]->CmdBuffer) full = full || c.UserCallback != nullptr;
+  }
+  std::vector<Rect> rects;
+  long long area = 0;
+  const Rect canvas{0, 0, width, height};
+  if (!full) {
+    std::vector<Rect> boxes;
+    static const std::vector<Triangle> none;
+    for (std::size_t i = 0; i < std::max(now.size(), g_painted.size()); ++i)
+      dirty_boxes(i < g_painted.size() ? g_painted[i] : none, i < now.size() ? now[i] : none, data, height, boxes);
+    for (const Rect& r : merge_boxes(std::move(boxes)))
+      if (const Rect c = intersect(r, canvas); !c.empty()) rects.push_back(c), area += c.area();
+    full = area > canvas.area() / 2;  // then one pass over everything costs less
+  }
+  g_painted.swap(now);
+  g_painted_screen = screen;
+  if (full) rects = {canvas}, area = canvas.area();
+  g_paint_rects = nlohmann::json::array();
+  for (const Rect& r : rects) g_paint_rects.push_back({r.x0, r.y0, r.x1, r.y1});
+  g_painted_fraction = static_cast<double>(area) / static_cast<double>(std::max(1LL, canvas.area()));
+  g_painted_canvases += g_painted_fraction;
+
+  glViewport(0, 0, width, height);
+  const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);  // see main(): the windows' background
+  glClearColor(bg.x, bg.y, bg.z, 1.f);
+  if (full) {
+    glDisable(GL_SCISSOR_TEST);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImGui_ImplOpenGL3_RenderDrawData(&data);
+    return;
+  }
+  ++g_partial_paints;
+  // Each pass clears its rectangle and draws every list again with each command's scissor cut
+  // to it, in whole pixels: the backend turns the clip rectangles given here back into exactly
+  // these pixels (DisplayPos and a power-of-two FramebufferScale keep the floats exact).
+  std::vector<ImVec4> clips;
+  for (const ImDrawList* list : data.CmdLists)
+    for (const ImDrawCmd& c : list->CmdBuffer) clips.push_back(c.ClipRect);
+  const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
+  for (const Rect& r : rects) {
+    glEnable(GL_SCISSOR_TEST);
+    glScissor(r.x0, height - r.y1, r.x1 - r.x0, r.y1 - r.y0);
+    glClear(GL_COLOR_BUFFER_BIT);
+    ImDrawData pass = data;
+    pass.CmdLists.clear();
+    std::size_t k = 0;
+    for (ImDrawList* list : data.CmdLists) {
+      bool reaches = false;
+      for (ImDrawCmd& c : list->CmdBuffer) {
+        const Rect s = intersect(scissor_of(clips[k++], data, height), r);
+        c.ClipRect = s.empty() ? ImVec4(0, 0, 0, 0)
+                               : ImVec4(s.x0 / scale.x + off.x, s.y0 / scale.y + off.y, s.x1 / scale.x + off.x, s.y1 / scale.y + off.y);
+        reaches = reaches || !s.empty();
+      }
+      if (reaches) pass.CmdLists.push_back(list);
+    }
+    pass.CmdListsCount = pass.CmdLists.Size;
+    ImGui_ImplOpenGL3_RenderDrawData(&pass);
+  }
+  glDisable(GL_SCISSOR_TEST);
+  std::size_t k = 0;
+  for (ImDrawList* list : data.CmdLists)
+    for (ImDrawCmd& c : list->CmdBuffer) c.ClipRect = clips[k++];
+}
+
 // One ImGui pass: the App lays out and draws every panel into ImGui's draw data.
 void imgui_pass(cblab::ui::App::Pass pass) {
   ImGui_ImplOpenGL3_NewFrame();
@@ -127,11 +361,7 @@ void frame() {
     g_repainted_by = changed;
     g_draw_calls = 0;
     for (const ImDrawList* list : ImGui::GetDrawData()->CmdLists) g_draw_calls += list->CmdBuffer.Size;
-    glViewport(0, 0, width, height);
-    const ImVec4 bg = ImGui::GetStyleColorVec4(ImGuiCol_WindowBg);  // see main(): the windows' background
-    glClearColor(bg.x, bg.y, bg.z, 1.f);
-    glClear(GL_COLOR_BUFFER_BIT);
-    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+    paint(*ImGui::GetDrawData(), width, height, screen_of(*ImGui::GetDrawData(), width, height));
     ++g_frames_drawn;
     g_app->count_drawn_frame();
   }
@@ -156,6 +386,10 @@ EMSCRIPTEN_KEEPALIVE char* cblab_api_state() {
   state["frames_drawn"] = g_frames_drawn;
   state["repainted_by"] = g_repainted_by;
   state["settle_passes"] = g_settle_passes;
+  state["paint_rects"] = g_paint_rects;
+  state["painted_fraction"] = g_painted_fraction;
+  state["partial_paints"] = g_partial_paints;
+  state["painted_canvases"] = g_painted_canvases;
   return to_js(state);
 }
 
@@ -187,6 +421,18 @@ int main() {
   glfwWindowHint(GLFW_DEPTH_BITS, 0);
   glfwWindowHint(GLFW_STENCIL_BITS, 0);
   glfwWindowHint(GLFW_ALPHA_BITS, 0);
+  // Partial repaint (see paint()) needs a canvas that keeps its pixels once they are shown:
+  // preserveDrawingBuffer. GLFW has no hint for it, but a canvas has only one WebGL context, so
+  // the context created here first, with the attributes above, is the one glfwCreateWindow gets.
+  // ?redraw=always and ?paint=full repaint the whole canvas; ?preserve=0 (only with those)
+  // drops preserveDrawingBuffer, to measure what it costs.
+  g_redraw_always = EM_ASM_INT({ return new URLSearchParams(location.search).get('redraw') === 'always'; });
+  g_partial = !g_redraw_always && EM_ASM_INT({ return new URLSearchParams(location.search).get('paint') !== 'full'; });
+  const bool preserve = g_partial || EM_ASM_INT({ return new URLSearchParams(location.search).get('preserve') !== '0'; });
+  EM_ASM({
+    Module.canvas.getContext('webgl2', {alpha: false, depth: false, stencil: false, antialias: false,
+                                        preserveDrawingBuffer: !!$0});
+  }, preserve);
   g_window = glfwCreateWindow(1280, 800, "cb-lab", nullptr, nullptr);
   if (!g_window) {
     EM_ASM(window.cblab.error = 'could not create a WebGL2 context';);
@@ -234,8 +480,6 @@ int main() {
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
     glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
   }
-
-  g_redraw_always = EM_ASM_INT({ return new URLSearchParams(location.search).get('redraw') === 'always'; });
 
   static cblab::ui::App app;
   app.on_import_file = [] { EM_ASM(cblabImportFile();); };

@@ -3,7 +3,8 @@
 // For each variant (Chromium flags, window size, ?redraw=always) it opens the page, and for the
 // empty page and the 64-request / 1024-block scenario (idle, running, and with the mouse sweeping
 // over the block grid so every frame changes) prints: frames per second and how many of them
-// were painted (a frame with an unchanged picture is not: web/main.cpp), the wasm
+// were painted (a frame with an unchanged picture is not: web/main.cpp) and what share of the
+// canvas a paint covered on average (a changed frame repaints only where it changed), the wasm
 // frame's own CPU time (App::draw, and the whole frame() with ImGui and the GL calls), the
 // vertices ImGui drew, and the CPU time every Chromium thread spent per frame, read from
 // /proc — which, unlike the frame rate, does not depend on how loaded the machine is.
@@ -71,12 +72,17 @@ async function measure(page, root, ms, during) {
   // CPU per painted frame: what one picture costs (an unpainted frame costs SwiftShader nothing).
   for (const row of cpu) row[1] *= Math.max(frames, 1) / Math.max(painted, 1);
   const seconds = (Date.now() - t0) / 1000;
-  return { fps: frames / seconds, painted: painted / seconds, draw: s.draw_ms, frame: s.frame_ms,
+  const area = (s.painted_canvases - s0.painted_canvases) / Math.max(painted, 1);
+  return { fps: frames / seconds, painted: painted / seconds, area, draw: s.draw_ms, frame: s.frame_ms,
            vertices: s.vertices, calls: s.draw_calls, cpu, total: cpu.reduce((a, [, d]) => a + d, 0) };
 }
 
 const variants = {
   default: { args: chromiumArgs },
+  // A changed frame repaints the whole canvas (what the page did before partial repaint), with
+  // preserveDrawingBuffer as the default page has it, and without (what it cost).
+  full: { args: chromiumArgs, query: '?paint=full' },
+  nopreserve: { args: chromiumArgs, query: '?paint=full&preserve=0' },
   // Every frame painted, changed or not (what the page did before it compared pictures).
   always: { args: chromiumArgs, query: '?redraw=always' },
   // The WebGL context with depth, stencil and alpha (GLFW's defaults; the page asks for none).
@@ -102,7 +108,7 @@ for (const [name, options] of Object.entries(variants)) {
   try {
     const root = browserPid(userDataDir);
     const show = (label, m) => {
-      console.log(`${name} ${label}: ${m.fps.toFixed(1)} fps, ${m.painted.toFixed(1)} painted | wasm frame ${m.frame.toFixed(2)} ms ` +
+      console.log(`${name} ${label}: ${m.fps.toFixed(1)} fps, ${m.painted.toFixed(1)} painted (${(100 * m.area).toFixed(0)}% of the canvas each) | wasm frame ${m.frame.toFixed(2)} ms ` +
                   `(App::draw ${m.draw.toFixed(2)}) | ${m.vertices} vertices, ${m.calls} draw calls | CPU per painted frame ${m.total.toFixed(1)} ms: ` +
                   m.cpu.slice(0, 6).map(([k, d]) => `${k} ${d.toFixed(1)}`).join(', '));
     };

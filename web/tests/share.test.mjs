@@ -40,7 +40,7 @@ async function loadBig(page) {
 // (docs/web_page.md, Frame rate). The browser stage runs alone in CI, so the running figure is
 // asserted when the machine was not busy before the test (1-minute load average at most twice
 // the cores), or always with CBLAB_FPS_STRICT=1; otherwise it is printed, saying why.
-test('64 requests and 1024 blocks: at least 30 fps idle and running, every step painted', async () => {
+test('64 requests and 1024 blocks: at least 30 fps idle, running and with the mouse sweeping the block grid, every step painted', async () => {
   const cores = os.cpus().length, loadBefore = os.loadavg()[0];
   const strict = process.env.CBLAB_FPS_STRICT === '1' || loadBefore <= 2 * cores;
   const { page, close } = await openPage();
@@ -59,12 +59,25 @@ test('64 requests and 1024 blocks: at least 30 fps idle and running, every step 
     await page.waitForTimeout(500);  // warm-up
     const running = await measureFps(page, 3000);
     await act(page, 'play', { on: false });
+    // The mouse sweeping over the block grid: nearly every frame changes, a little (the hovered
+    // block, its tooltip, its request's highlights), and is repainted in those rectangles only.
+    const kv = (await state(page)).geometry.kv;
+    const sweep = measureFps(page, 3000);
+    for (let i = 0, t0 = Date.now(); Date.now() - t0 < 3000; i = (i + 7) % kv.num_blocks) {
+      await page.mouse.move(kv.x0 + (i % kv.cols + 0.5) * kv.pitch, kv.y0 + (Math.floor(i / kv.cols) + 0.5) * kv.pitch);
+      await page.waitForTimeout(15);
+    }
+    const hovering = await sweep;
+    console.log(`# big hover sweep: ${show(hovering)}`);
     console.log(`# big idle: ${show(idle)}; running: ${show(running)}, ${running.steps} steps; empty page: ${show(base)}; ` +
                 `load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
     assert.ok(idle.fps >= 30, `idle: ${idle.fps.toFixed(1)} fps, at least 30 wanted`);
     if (strict) assert.ok(running.fps >= 30, `running: ${running.fps.toFixed(1)} fps, at least 30 wanted (load average ${loadBefore.toFixed(1)} before the test)`);
     else console.log(`# running: ${running.fps.toFixed(1)} fps NOT ASSERTED: the machine was busy (load average ` +
                      `${loadBefore.toFixed(1)} on ${cores} cores before the test; CBLAB_FPS_STRICT=1 asserts anyway)`);
+    if (strict) assert.ok(hovering.fps >= 30, `hover sweep: ${hovering.fps.toFixed(1)} fps, at least 30 wanted (load average ${loadBefore.toFixed(1)} before the test)`);
+    else console.log(`# hover sweep: ${hovering.fps.toFixed(1)} fps NOT ASSERTED: the machine was busy`);
+    assert.ok(hovering.paints > 0.3 * hovering.frames, `the sweep changes the picture: ${hovering.paints} of ${hovering.frames} frames painted`);
     assert.ok(running.fps > 0, 'frames keep coming while it runs');
     // Running changes the picture at every step, and each change is painted: the frame rate is
     // not bought by showing stale pictures. (A slow frame may make two steps: one paint.)
@@ -77,18 +90,37 @@ test('64 requests and 1024 blocks: at least 30 fps idle and running, every step 
   }
 });
 
-// The references: the same page painting every frame (?redraw=always), and that page with the
-// font atlas filtered bilinearly and thick lines from baked textures (?filter=linear, ImGui's
-// defaults; see web/main.cpp). The same steps and the same mouse position give the same pixels
-// in every panel that shows no timing (Controls shows the frame rate, Metrics the measured
+// The references: the same page painting the whole canvas every frame (?redraw=always), and that
+// page with the font atlas filtered bilinearly and thick lines from baked textures (?filter=linear,
+// ImGui's defaults; see web/main.cpp). The default page repaints only the rectangles that changed,
+// over the picture already on the canvas; after the same sweep of the mouse over the block grid,
+// the same steps and the same final mouse position, all three give the same pixels in every
+// panel that shows no timing (Controls shows the frame rate, Metrics the measured
 // tokens/s and Log each step's compute time, so they are left out).
-test('a picture that is not painted again is the picture a fresh paint gives', async () => {
+test('a picture not painted again, or repainted in parts, is the picture a fresh paint gives', async () => {
   const pages = { default: '', 'redraw=always': '?redraw=always', 'filter=linear': '?redraw=always&filter=linear' };
   const shots = {};
   for (const [name, query] of Object.entries(pages)) {
     const { page, close } = await openPage({ query });
     try {
       await loadBig(page);
+      // A sequence of partial repaints first: the mouse sweeps over the block grid (a hovered
+      // block, its tooltip and its request's highlights move), steps are made under it, and a
+      // tooltip is left behind when the mouse leaves the grid.
+      const before = await state(page), grid = before.geometry.kv;
+      let smallest = 1;
+      for (let i = 0; i < 24; ++i) {
+        const b = (i * 37) % grid.num_blocks;
+        await page.mouse.move(grid.x0 + (b % grid.cols + 0.5) * grid.pitch, grid.y0 + (Math.floor(b / grid.cols) + 0.5) * grid.pitch);
+        if (i % 8 === 7) assert.equal((await act(page, 'step', { n: 1 })).ok, true);
+        await page.waitForTimeout(40);
+        smallest = Math.min(smallest, (await state(page)).painted_fraction);
+      }
+      if (!query) {
+        const after = await state(page);
+        assert.ok(after.partial_paints > before.partial_paints + 5, `${after.partial_paints - before.partial_paints} partial repaints in the sweep`);
+        assert.ok(smallest < 0.05, `a hover repaints a small part of the canvas (${smallest})`);
+      }
       const s = await state(page), kv = s.geometry.kv;
       const block = s.selected.block_tables[String(s.selected.batch.requests[0])][0];
       await hover(page, kv.x0 + (block % kv.cols + 0.5) * kv.pitch, kv.y0 + (Math.floor(block / kv.cols) + 0.5) * kv.pitch,
