@@ -15,10 +15,6 @@ namespace cblab::ui {
 
 namespace {
 
-// The kept history also stays under this many bytes, whatever max_history says: a step holds a
-// snapshot of every block, so a big pool makes each step big (and a wasm page has 2 GiB).
-constexpr std::size_t kMaxHistoryBytes = std::size_t{256} << 20;
-
 // About how many bytes one kept step takes: its record's vectors and the per-request views.
 std::size_t approx_bytes(const StepView& v) {
   const StepRecord& r = v.record;

@@ -97,6 +97,9 @@ class Session {
   int first_kept_step() const { return num_steps() - static_cast<int>(history_.size()); }
   int num_dropped() const { return first_kept_step(); }
   std::size_t max_history() const { return max_history_; }
+  // The kept history also stays under this many bytes, whatever max_history says: a step holds
+  // a snapshot of every block, so a big pool makes each step big (and a wasm page has 2 GiB).
+  static constexpr std::size_t kMaxHistoryBytes = std::size_t{256} << 20;
   const StepView* at(int step) const;  // nullptr when not kept
   const std::deque<StepView>& history() const { return history_; }
   // Physical blocks of `request` after `step` (its block table then), in logical order.

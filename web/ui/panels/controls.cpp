@@ -61,8 +61,10 @@ void ControlsPanel::draw(const Session& session, View& view) {
     ImGui::TextColored(ImVec4(1.f, 0.8f, 0.3f, 1.f), "viewing the past");
   }
   if (session.num_dropped() > 0)
-    ImGui::TextColored(ImVec4(1.f, 0.8f, 0.3f, 1.f), "history keeps %zu steps: %d oldest dropped",
-                       session.max_history(), session.num_dropped());
+    ImGui::TextColored(ImVec4(1.f, 0.8f, 0.3f, 1.f),
+                       "history keeps the last %zu steps (cap: %zu steps or %zu MiB): %d oldest dropped",
+                       session.history().size(), session.max_history(),
+                       Session::kMaxHistoryBytes >> 20, session.num_dropped());
 
   // [kernels]
   ImGui::SeparatorText("kernels");
