@@ -49,7 +49,7 @@ void share_in_url() {
   if (g_app->share_revision() == g_shared_revision) return;
   g_shared_revision = g_app->share_revision();
   const std::string json = g_app->shared_workload();
-  EM_ASM({ history.replaceState(null, '', '#w=' + encodeURIComponent(UTF8ToString($0))); }, json.c_str());
+  EM_ASM({ history.replaceState(null, "", "#w=" + encodeURIComponent(UTF8ToString($0))); }, json.c_str());
 }
 
 // The canvas a picture is painted for: its size in pixels, and ImGui's display rectangle and scale.
