@@ -52,18 +52,20 @@ void share_in_url() {
   EM_ASM({ history.replaceState(null, "", "#w=" + encodeURIComponent(UTF8ToString($0))); }, json.c_str());
 }
 
+using Bytes = std::vector<unsigned char>;
+void put(Bytes& out, const void* p, std::size_t n) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  out.insert(out.end(), b, b + n);
+}
+
 // The canvas a picture is painted for: its size in pixels, and ImGui's display rectangle and scale.
-std::vector<unsigned char> screen_of(const ImDrawData& data, int width, int height) {
-  std::vector<unsigned char> out;
-  auto put = [&out](const void* p, std::size_t n) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    out.insert(out.end(), b, b + n);
-  };
-  put(&width, sizeof width);
-  put(&height, sizeof height);
-  put(&data.DisplayPos, sizeof data.DisplayPos);
-  put(&data.DisplaySize, sizeof data.DisplaySize);
-  put(&data.FramebufferScale, sizeof data.FramebufferScale);
+Bytes screen_of(const ImDrawData& data, int width, int height) {
+  Bytes out;
+  put(out, &width, sizeof width);
+  put(out, &height, sizeof height);
+  put(out, &data.DisplayPos, sizeof data.DisplayPos);
+  put(out, &data.DisplaySize, sizeof data.DisplaySize);
+  put(out, &data.FramebufferScale, sizeof data.FramebufferScale);
   return out;
 }
 
@@ -75,11 +77,6 @@ std::vector<unsigned char> screen_of(const ImDrawData& data, int width, int heig
 // hovered, nothing running) then costs the App's own frame and no pixels.
 // A changed frame records which windows' lists changed (state().repainted_by).
 bool same_picture(const ImDrawData& data, int width, int height) {
-  using Bytes = std::vector<unsigned char>;
-  auto put = [](Bytes& out, const void* p, std::size_t n) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    out.insert(out.end(), b, b + n);
-  };
   Bytes screen = screen_of(data, width, height);
   std::vector<Bytes> lists(data.CmdLists.Size);
   for (int i = 0; i < data.CmdLists.Size; ++i) {
