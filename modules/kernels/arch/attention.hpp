@@ -344,6 +344,25 @@ struct Attention {
     }
   }
 
+  // The few-rows path asks for one array's rows (K or V) of keys [from, to), KV heads
+  // [kv0, kv1), one cache line at a time.
+  static void prefetch_rows(const detail::AttentionProblem& P, const detail::AttentionTile& T,
+                            const float* cache, int from, int to, int kv0, int kv1) {
+    const std::size_t row_floats = std::size_t(P.num_kv_heads) * P.head_dim;
+    const std::size_t first = std::size_t(kv0) * P.head_dim, last = std::size_t(kv1) * P.head_dim;
+    for (int key = from; key < to; ++key) {
+      const float* row = cache + (std::size_t(T.block_table[key / P.block_size]) * P.block_size +
+                                  key % P.block_size) * row_floats;
+      for (std::size_t f = first; f < last; f += 64 / sizeof(float)) __builtin_prefetch(row + f);
+    }
+  }
+
+  // Keys per slice of the few-rows path (a multiple of W and of every score block), used when
+  // a slot's rows (all KV heads) take at least SLICE_MIN_BYTES; smaller slots walk the whole
+  // key tile as one slice.
+  static constexpr int SLICE = 16;
+  static constexpr std::size_t SLICE_MIN_BYTES = 2048;
+
   // With enough query rows per KV head (prefill) the key tile is copied transposed (kt,
   // D x KEY_TILE) for the GEMM-shaped score step, and the V rows next to each other: rows of
   // one KV head sit Hkv*D floats apart in the pool (4 KiB for 8 heads of 128), the same L1
@@ -382,7 +401,7 @@ struct Attention {
     sc.o.assign(std::size_t(nkv) * rows * D, 0.f);
     sc.m.assign(std::size_t(nkv) * rows, NEG_INF);
     sc.l.assign(std::size_t(nkv) * rows, 0.f);
-    sc.s.resize(std::size_t(rows) * KEY_TILE);
+    sc.s.resize(std::size_t(packed ? 1 : nkv) * rows * KEY_TILE);
     sc.slot.resize(KEY_TILE);
     if (packed) sc.kt.resize(std::size_t(D) * KEY_TILE);
 
@@ -411,43 +430,10 @@ struct Attention {
         sc.slot[j] = (std::size_t(T.block_table[key / P.block_size]) * P.block_size +
                       key % P.block_size) * Hkv * D;
       }
-      // The next tile's K/V: a decode item (little compute per tile) asks for all of it now;
-      // a prefill item spreads the requests over its row blocks below, a few keys each. A
-      // burst of 1024 prefetches would fill the line-fill buffers and stall the FMAs behind
-      // them until the lines arrive from memory (about 7 % of a D 128 prefill's samples).
-      Prefetch next{j0 + KEY_TILE, std::min(num_keys, j0 + 2 * KEY_TILE)};
-      const int row_blocks = packed ? 2 * ((rows + NR_T - 1) / NR_T) : 0;
-      const int keys_per_block = row_blocks ? (KEY_TILE + row_blocks - 1) / row_blocks : 0;
-      if (!packed) prefetch_keys(P, T, next, KEY_TILE, kv0, kv1);
-      for (int kvh = kv0; kvh < kv1; ++kvh) {
-        for (int j = 0; j < nk; ++j) {
-          kp[j] = P.k_cache + sc.slot[j] + std::size_t(kvh) * D;
-          vp[j] = P.v_cache + sc.slot[j] + std::size_t(kvh) * D;
-        }
-        for (int j = nk; j < nk + MAX_KEYS_PER_BLOCK; ++j) kp[j] = kp[nk - 1];  // pad the last block
-        const float* q = &sc.q[std::size_t(kvh - kv0) * rows * D];
+      // Causal limit, explicit mask and padding become -inf; then the online softmax of each
+      // of KV head kvh's rows, whose scores are s (rows x KEY_TILE).
+      const auto fold = [&](int kvh, float* s) {
         float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
-        float* s = sc.s.data();
-
-        // S = Q·Kᵀ, skipping key blocks wholly in the causal future of a row block.
-        if (packed) {  // GEMM-shaped: NR_T rows x NV_T vectors of keys from the transposed tile
-          transpose_keys(kp, nk, D, sc.kt.data());
-          pack_values(vp, nk, D, sc);
-          for (int r0 = 0; r0 < rows; r0 += NR_T) {
-            const int nr = std::min(NR_T, rows - r0);
-            const int last_visible = T.first_position + (r0 + nr - 1) / group - j0;
-            score_rows_t(nr, q + std::size_t(r0) * D, D, sc.kt.data(), padded, last_visible,
-                         s + r0 * KEY_TILE, KEY_TILE);
-            if (kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
-          }
-        } else {  // dot products: up to 4 rows x W/rows keys, reduced across lanes
-          for (int r0 = 0; r0 < rows; r0 += 4) {
-            const int nr = std::min(4, rows - r0);
-            const int last_visible = T.first_position + (r0 + nr - 1) / group - j0;
-            score_rows(nr, q + std::size_t(r0) * D, D, kp, nk, last_visible, s + r0 * KEY_TILE, KEY_TILE);
-          }
-        }
-        // Causal limit, explicit mask and padding become -inf; then the online softmax.
         for (int r = 0; r < rows; ++r) {
           const int i = r / group;
           float* sr = s + r * KEY_TILE;
@@ -463,12 +449,97 @@ struct Attention {
           const float alpha = online_softmax_row(sr, padded, m, l);
           if (alpha != 1.f) scale_row(o + std::size_t(r) * D, D, alpha);
         }
-        // O += P·V, PV_ROWS rows at a time, over the keys the rows can see.
-        for (int r0 = 0; r0 < rows; r0 += PV_ROWS) {
-          const int nr = std::min(PV_ROWS, rows - r0);
-          const int visible = std::clamp(T.first_position + (r0 + nr - 1) / group - j0 + 1, 0, nk);
-          pv_rows(nr, s + r0 * KEY_TILE, KEY_TILE, vp, visible, o + std::size_t(r0) * D, D);
-          if (packed && kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
+      };
+      // Keys of the tile that rows [r0, r0 + nr) can see (the rest are in their causal future).
+      const auto visible = [&](int r0, int nr) {
+        return std::clamp(T.first_position + (r0 + nr - 1) / group - j0 + 1, 0, nk);
+      };
+
+      if (packed) {
+        // Many rows (prefill): for each KV head, S = Q·Kᵀ as a GEMM over the transposed key
+        // tile, softmax, O += P·V. The next tile's K/V are asked for a few keys per row
+        // block: a burst of 1024 prefetches would fill the line-fill buffers and stall the
+        // FMAs behind them until the lines arrive (about 7 % of a D 128 prefill's samples).
+        Prefetch next{j0 + KEY_TILE, std::min(num_keys, j0 + 2 * KEY_TILE)};
+        const int row_blocks = 2 * ((rows + NR_T - 1) / NR_T);
+        const int keys_per_block = (KEY_TILE + row_blocks - 1) / row_blocks;
+        for (int kvh = kv0; kvh < kv1; ++kvh) {
+          for (int j = 0; j < nk; ++j) {
+            kp[j] = P.k_cache + sc.slot[j] + std::size_t(kvh) * D;
+            vp[j] = P.v_cache + sc.slot[j] + std::size_t(kvh) * D;
+          }
+          for (int j = nk; j < nk + MAX_KEYS_PER_BLOCK; ++j) kp[j] = kp[nk - 1];  // pad the last block
+          const float* q = &sc.q[std::size_t(kvh - kv0) * rows * D];
+          float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
+          float* s = sc.s.data();
+          transpose_keys(kp, nk, D, sc.kt.data());
+          pack_values(vp, nk, D, sc);
+          for (int r0 = 0; r0 < rows; r0 += NR_T) {  // skipping key vectors in the causal future
+            const int nr = std::min(NR_T, rows - r0);
+            score_rows_t(nr, q + std::size_t(r0) * D, D, sc.kt.data(), padded, visible(r0, nr) - 1,
+                         s + r0 * KEY_TILE, KEY_TILE);
+            if (kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
+          }
+          fold(kvh, s);
+          for (int r0 = 0; r0 < rows; r0 += PV_ROWS) {
+            const int nr = std::min(PV_ROWS, rows - r0);
+            pv_rows(nr, s + r0 * KEY_TILE, KEY_TILE, vp, visible(r0, nr), o + std::size_t(r0) * D, D);
+            if (kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
+          }
+        }
+        continue;
+      }
+
+      // Few rows (decode): memory bound, so the order K and V are read in matters. A slot
+      // holds the rows of every KV head side by side (Hkv*D floats). Walking a tile one KV
+      // head at a time visits each slot Hkv times, a piece each time: with 8 heads of 128,
+      // 512 bytes of a 4 KiB slot per visit, and the next tile's K and V (512 KiB) do not
+      // stay in the L2 until they are used. So big slots are walked in slices of SLICE keys,
+      // every KV head of a slice before the next slice — each slice's slots are read whole
+      // while they are in the cache, which the hardware prefetcher follows — and each KV
+      // head's part of the next slice is asked for while that head is computed. Small slots
+      // (2 KV heads of 64: 512 bytes) keep the whole tile as one slice, with the next tile
+      // asked for at once (64 KiB of K and V), which measured faster there. Scores of every
+      // KV head are kept for the tile, then the softmax, then O += P·V slice by slice.
+      const bool sliced = std::size_t(Hkv) * D * sizeof(float) >= SLICE_MIN_BYTES;
+      const int slice = sliced ? SLICE : KEY_TILE;
+      if (!sliced) {
+        Prefetch next{j0 + KEY_TILE, std::min(num_keys, j0 + 2 * KEY_TILE)};
+        prefetch_keys(P, T, next, KEY_TILE, kv0, kv1);
+      }
+      const auto ask_next_slice = [&](const float* cache, int c0, int kvh) {
+        if (sliced)
+          prefetch_rows(P, T, cache, j0 + c0 + SLICE, std::min(num_keys, j0 + c0 + 2 * SLICE), kvh, kvh + 1);
+      };
+      float* const s_all = sc.s.data();
+      const auto s_of = [&](int kvh) { return s_all + std::size_t(kvh - kv0) * rows * KEY_TILE; };
+      for (int c0 = 0; c0 < nk; c0 += slice) {
+        const int cn = std::min(slice, nk - c0);
+        for (int kvh = kv0; kvh < kv1; ++kvh) {
+          ask_next_slice(P.k_cache, c0, kvh);
+          for (int j = c0; j < c0 + cn; ++j) kp[j] = P.k_cache + sc.slot[j] + std::size_t(kvh) * D;
+          if (c0 + cn == nk)  // pad the last block
+            for (int j = nk; j < nk + MAX_KEYS_PER_BLOCK; ++j) kp[j] = kp[nk - 1];
+          const float* q = &sc.q[std::size_t(kvh - kv0) * rows * D];
+          for (int r0 = 0; r0 < rows; r0 += 4) {  // up to 4 rows x W/rows keys, reduced across lanes
+            const int nr = std::min(4, rows - r0);
+            score_rows(nr, q + std::size_t(r0) * D, D, kp + c0, cn, visible(r0, nr) - 1 - c0,
+                       s_of(kvh) + r0 * KEY_TILE + c0, KEY_TILE);
+          }
+        }
+      }
+      for (int kvh = kv0; kvh < kv1; ++kvh) fold(kvh, s_of(kvh));
+      for (int c0 = 0; c0 < nk; c0 += slice) {
+        const int cn = std::min(slice, nk - c0);
+        for (int kvh = kv0; kvh < kv1; ++kvh) {
+          ask_next_slice(P.v_cache, c0, kvh);
+          for (int j = c0; j < c0 + cn; ++j) vp[j] = P.v_cache + sc.slot[j] + std::size_t(kvh) * D;
+          float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
+          for (int r0 = 0; r0 < rows; r0 += PV_ROWS) {
+            const int nr = std::min(PV_ROWS, rows - r0);
+            const int count = std::clamp(visible(r0, nr) - c0, 0, cn);
+            pv_rows(nr, s_of(kvh) + r0 * KEY_TILE + c0, KEY_TILE, vp + c0, count, o + std::size_t(r0) * D, D);
+          }
         }
       }
     }
