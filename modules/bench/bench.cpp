@@ -19,6 +19,7 @@ module;
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 #include <nlohmann/json.hpp>
 module cblab.bench;
@@ -101,10 +102,30 @@ Timing median_seconds(Fn&& fn, Between&& between, Repeat repeat) {
   return {median(times), median(cpu_times)};
 }
 
+// Speed-up of `threads` over 1 thread: pairs of calls, 1 thread then `threads`, each after
+// between(); the median of the pairs' time ratios.
+template <class Fn, class Between>
+double paired_speedup(Fn&& fn, Between&& between, int threads, int pairs) {
+  std::vector<double> ratios;
+  for (int p = 0; p < pairs; ++p) {
+    double t[2];
+    for (int i = 0; i < 2; ++i) {
+      ck::set_num_threads(i == 0 ? 1 : threads);
+      between();
+      const auto start = Clock::now();
+      fn();
+      t[i] = seconds_since(start);
+    }
+    ratios.push_back(t[0] / t[1]);
+  }
+  ck::set_num_threads(threads);
+  return median(ratios);
+}
+
 // [SECTION] the machine ------------------------------------------------------------------------
 
 // The best of a few passes: a limit is what the machine can do, not what it usually does.
-Machine measure_machine(const Floats& buffer, bool quick) {
+Machine measure_machine(const Floats& buffer, bool quick, int all_threads) {
   Machine m;
   m.arch = std::string(ck::available_archs().front());
   ck::set_arch(m.arch);
@@ -128,6 +149,26 @@ Machine measure_machine(const Floats& buffer, bool quick) {
     best_fma = std::max(best_fma, probe.flops / s / 1e9);
   }
   m.fma_gflops = best_fma;
+
+#if !defined(__EMSCRIPTEN__)  // no threads in the wasm build
+  if (all_threads > 1) {
+    m.all_threads = all_threads;
+    for (int pass = 0; pass < (quick ? 2 : 4); ++pass) {
+      std::vector<ck::FmaProbe> probes(all_threads);
+      std::vector<std::thread> threads;
+      const auto start = Clock::now();
+      for (int t = 0; t < all_threads; ++t)
+        threads.emplace_back([&probes, t, iterations] { probes[t] = ck::probe_fma(iterations); });
+      for (std::thread& t : threads) t.join();
+      const double s = seconds_since(start);
+      double flops = 0;
+      for (const ck::FmaProbe& p : probes) flops += p.flops, sink = sink + p.sink;
+      m.fma_gflops_all = std::max(m.fma_gflops_all, flops / s / 1e9);
+    }
+  }
+#else
+  (void)all_threads;
+#endif
   return m;
 }
 
@@ -285,7 +326,7 @@ Report run(const Options& options) {
   // 256 MiB (128 with --quick): several times the 35.8 MiB L3 of the machine this was tuned on.
   Floats buffer(std::size_t(options.quick ? 32 : 64) << 20);
   fill(buffer, 7);
-  report.machine = measure_machine(buffer, options.quick);
+  report.machine = measure_machine(buffer, options.quick, threads.empty() ? 1 : std::ranges::max(threads));
   const std::span<const float> flush(buffer.data(), std::min<std::size_t>(buffer.size(), 16 << 20));
 
   const auto specs = make_specs(options.quick);
@@ -317,16 +358,16 @@ Report run(const Options& options) {
       ck::set_num_threads(c.threads);
       const bool scalar = c.arch == "scalar";
       const Repeat repeat = scalar ? Repeat{1, 0} : c.kind == "decode" ? attention_repeat : compute_repeat;
-      Timing t{};
-      if (c.kind == "gemm") {
-        t = median_seconds([&] { ck::matmul(x, w, y, c.M, c.K, c.N); }, [] {}, repeat);
-      } else if (c.kind == "decode") {
-        // Decode reads K/V that the previous step did not leave in the caches.
-        t = median_seconds([&] { attention->run(); },
-                           [&] { volatile float s = ck::probe_stream_read(flush); (void)s; }, repeat);
-      } else {
-        t = median_seconds([&] { attention->run(); }, [] {}, repeat);
-      }
+      const auto call = [&] {
+        if (c.kind == "gemm") ck::matmul(x, w, y, c.M, c.K, c.N);
+        else attention->run();
+      };
+      // Decode reads K/V that the previous step did not leave in the caches.
+      const auto between = [&] {
+        if (c.kind == "decode") { volatile float s = ck::probe_stream_read(flush); (void)s; }
+      };
+      const Timing t = median_seconds(call, between, repeat);
+      if (c.threads > 1) c.speedup = paired_speedup(call, between, c.threads, options.quick ? 3 : 7);
       c.seconds = t.wall;
       c.cpu_seconds = t.cpu;
       c.gbps = c.bytes / c.seconds / 1e9;
@@ -345,16 +386,22 @@ std::string format_table(const Report& report) {
   const Machine& m = report.machine;
   std::string s = std::format(
       "machine ({} , 1 thread): read {:.1f} GB/s over {:.0f} MiB, FMA peak {:.1f} GFLOP/s\n"
-      "ratio: decode to read bandwidth, prefill and gemm to FMA peak\n\n",
+      "ratio: decode to read bandwidth, prefill and gemm to FMA peak; vs 1 thr: the median of\n"
+      "pairs of calls timed back to back on 1 thread and on thr threads\n",
       m.arch, m.read_gbps, m.read_buffer_mib, m.fma_gflops);
-  s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>10} {:>8} {:>9} {:>6}\n", "kind", "arch",
-                   "thr", "shape", "ms", "cpu ms", "GB/s", "GFLOP/s", "ratio");
+  if (m.all_threads > 1)
+    s += std::format("FMA peak on {} threads at once: {:.1f} GFLOP/s ({:.2f}x one thread)\n",
+                     m.all_threads, m.fma_gflops_all, m.fma_gflops_all / m.fma_gflops);
+  s += "\n";
+  s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>10} {:>8} {:>9} {:>6} {:>8}\n", "kind", "arch",
+                   "thr", "shape", "ms", "cpu ms", "GB/s", "GFLOP/s", "ratio", "vs 1 thr");
   for (const Case& c : report.cases) {
     // The wasm build has no process CPU clock (it reads 0): "-" rather than a false 0.000.
     const std::string cpu_ms = c.cpu_seconds > 0 ? std::format("{:.3f}", c.cpu_seconds * 1e3) : "-";
-    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>10} {:>8.1f} {:>9.1f} {:>6.2f}\n",
+    const std::string speedup = c.threads > 1 ? std::format("{:.2f}x", c.speedup) : "";
+    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>10} {:>8.1f} {:>9.1f} {:>6.2f} {:>8}\n",
                      c.kind, c.arch, c.threads, describe(c), c.seconds * 1e3, cpu_ms, c.gbps,
-                     c.gflops, c.ratio);
+                     c.gflops, c.ratio, speedup);
   }
   return s;
 }
@@ -365,12 +412,17 @@ std::string to_json(const Report& report) {
                   {"fma_gflops", report.machine.fma_gflops},
                   {"arch", report.machine.arch},
                   {"read_buffer_mib", report.machine.read_buffer_mib}};
+  if (report.machine.all_threads > 1) {
+    j["machine"]["all_threads"] = report.machine.all_threads;
+    j["machine"]["fma_gflops_all"] = report.machine.fma_gflops_all;
+  }
   j["cases"] = nlohmann::json::array();
   for (const Case& c : report.cases) {
     nlohmann::json e = {{"kind", c.kind},       {"arch", c.arch},         {"threads", c.threads},
                         {"head_dim", c.head_dim}, {"context", c.context}, {"gbps", c.gbps},
                         {"gflops", c.gflops},   {"ratio", c.ratio},       {"seconds", c.seconds},
                         {"cpu_seconds", c.cpu_seconds}};
+    if (c.threads > 1) e["speedup"] = c.speedup;
     if (c.kind == "gemm") {
       e["label"] = c.label;
       e["M"] = c.M, e["K"] = c.K, e["N"] = c.N;

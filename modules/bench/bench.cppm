@@ -26,6 +26,12 @@ struct Machine {
   double fma_gflops = 0;  // single-thread FMA peak, GFLOP/s
   std::string arch;       // the arch both were measured with (the best one)
   double read_buffer_mib = 0;
+  // The FMA probe on `all_threads` threads at once (the largest thread count timed; 1 and 0
+  // when only 1 thread is): what the cores do together. Where the vCPUs are hyperthreads of one
+  // core it is no more than fma_gflops, and a compute-bound kernel at efficiency e on 1 thread
+  // can gain at most fma_gflops_all / (e * fma_gflops) from more threads.
+  int all_threads = 1;
+  double fma_gflops_all = 0;
 };
 
 struct Case {
@@ -45,6 +51,11 @@ struct Case {
   double flops = 0;
   double gbps = 0, gflops = 0;
   double ratio = 0;  // to read_gbps (decode) or fma_gflops (prefill, gemm)
+  // threads > 1: how many times faster than 1 thread, the median over pairs of calls timed
+  // back to back (1 thread, then this many). This machine's speed can halve for minutes at a
+  // time, so two medians taken a few seconds apart may fall in different phases; a pair
+  // shares its phase. 0 for 1 thread.
+  double speedup = 0;
 };
 
 struct Report {
