@@ -430,11 +430,11 @@ struct Attention {
         sc.slot[j] = (std::size_t(T.block_table[key / P.block_size]) * P.block_size +
                       key % P.block_size) * Hkv * D;
       }
-      // Causal limit, explicit mask and padding become -inf; then the online softmax of KV
-      // head kvh's rows [r_begin, r_end), whose scores are s (rows x KEY_TILE).
-      const auto fold = [&](int kvh, float* s, int r_begin, int r_end) {
+      // Causal limit, explicit mask and padding become -inf; then the online softmax of each
+      // of KV head kvh's rows, whose scores are s (rows x KEY_TILE).
+      const auto fold = [&](int kvh, float* s) {
         float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
-        for (int r = r_begin; r < r_end; ++r) {
+        for (int r = 0; r < rows; ++r) {
           const int i = r / group;
           float* sr = s + r * KEY_TILE;
           const int first_hidden = std::clamp(T.first_position + i - j0 + 1, 0, nk);
@@ -457,10 +457,9 @@ struct Attention {
 
       if (packed) {
         // Many rows (prefill): for each KV head, S = Q·Kᵀ as a GEMM over the transposed key
-        // tile, softmax, O += P·V, one block of rows at a time. The next tile's K/V are asked
-        // for a few keys per row block: a burst of 1024 prefetches would fill the line-fill
-        // buffers and stall the FMAs behind them until the lines arrive (about 7 % of a D 128
-        // prefill's samples).
+        // tile, softmax, O += P·V. The next tile's K/V are asked for a few keys per row
+        // block: a burst of 1024 prefetches would fill the line-fill buffers and stall the
+        // FMAs behind them until the lines arrive (about 7 % of a D 128 prefill's samples).
         Prefetch next{j0 + KEY_TILE, std::min(num_keys, j0 + 2 * KEY_TILE)};
         const int row_blocks = 2 * ((rows + NR_T - 1) / NR_T);
         const int keys_per_block = (KEY_TILE + row_blocks - 1) / row_blocks;
@@ -475,19 +474,16 @@ struct Attention {
           float* s = sc.s.data();
           transpose_keys(kp, nk, D, sc.kt.data());
           pack_values(vp, nk, D, sc);
-          // A block of NR_T rows at a time: its scores (skipping key vectors in its causal
-          // future), their softmax and its P·V while those scores are still in L1 (measured
-          // 4-9 % faster at D 128 than scoring every row before the first P·V).
-          for (int r0 = 0; r0 < rows; r0 += NR_T) {
+          for (int r0 = 0; r0 < rows; r0 += NR_T) {  // skipping key vectors in the causal future
             const int nr = std::min(NR_T, rows - r0);
             score_rows_t(nr, q + std::size_t(r0) * D, D, sc.kt.data(), padded, visible(r0, nr) - 1,
                          s + r0 * KEY_TILE, KEY_TILE);
             if (kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
-            fold(kvh, s, r0, r0 + nr);
-            for (int r1 = r0; r1 < r0 + nr; r1 += PV_ROWS) {
-              const int n1 = std::min(PV_ROWS, r0 + nr - r1);
-              pv_rows(n1, s + r1 * KEY_TILE, KEY_TILE, vp, visible(r1, n1), o + std::size_t(r1) * D, D);
-            }
+          }
+          fold(kvh, s);
+          for (int r0 = 0; r0 < rows; r0 += PV_ROWS) {
+            const int nr = std::min(PV_ROWS, rows - r0);
+            pv_rows(nr, s + r0 * KEY_TILE, KEY_TILE, vp, visible(r0, nr), o + std::size_t(r0) * D, D);
             if (kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
           }
         }
@@ -532,7 +528,7 @@ struct Attention {
           }
         }
       }
-      for (int kvh = kv0; kvh < kv1; ++kvh) fold(kvh, s_of(kvh), 0, rows);
+      for (int kvh = kv0; kvh < kv1; ++kvh) fold(kvh, s_of(kvh));
       for (int c0 = 0; c0 < nk; c0 += slice) {
         const int cn = std::min(slice, nk - c0);
         for (int kvh = kv0; kvh < kv1; ++kvh) {
