@@ -32,7 +32,7 @@ struct Gemm {
   static constexpr int NR = W >= 16 ? 4 : 3;
   static constexpr int PANEL = NR * W;      // columns per packed panel
   static constexpr int KC = 256;            // rows of w per packed block
-  static constexpr int NC = PANEL * (W >= 16 ? 6 : 16);  // columns per packed block (384 for AVX-512 and AVX2)
+  static constexpr int NC = PANEL * (W >= 16 ? 6 : 16);  // columns per packed block: 384, SSE2 192
   static constexpr int PREFETCH_K = 8;      // rows of the panel prefetched ahead (2 KiB, AVX-512)
   static constexpr int STREAM_ROWS = 4;     // fewer rows than this: streaming path
 
@@ -162,18 +162,23 @@ struct Gemm {
     if (pack_x) apack.resize(std::size_t(KC) * padded_rows);
     edge.resize(std::size_t(MR) * PANEL);
     // Loop order (BLIS's, minus one level): a KC-deep slice of every row of x is packed once
-    // (apack, read from L2 one MR-row micro-panel at a time); each block of w (KC x NC) is
-    // packed once per call and stays in L2 while all rows of x go by it.
+    // if pack_x (apack, read from L2 one MR-row micro-panel at a time); each block of w
+    // (KC x NC) is packed once per call and stays in L2 while all rows of x go by it.
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
       if (pack_x)
         for (int m = m_begin; m < m_end; m += MR)
-          pack_rows(x, K, m, std::min(MR, m_end - m), k0, kc, apack.data() + std::size_t(m - m_begin) * kc);
+          pack_rows(x, K, m, std::min(MR, m_end - m), k0, kc,
+                    apack.data() + std::size_t(m - m_begin) * kc);
       for (int n0 = 0; n0 < N; n0 += NC) {
         const int nc = std::min(NC, N - n0);
         pack(w, N, k0, kc, n0, nc, packed.data());
-        if (pack_x) multiply_block<true>(apack.data(), 0, packed.data(), y, edge.data(), m_begin, m_end, N, k0, kc, n0, nc);
-        else multiply_block<false>(x + k0, K, packed.data(), y, edge.data(), m_begin, m_end, N, k0, kc, n0, nc);
+        if (pack_x)
+          multiply_block<true>(apack.data(), 0, packed.data(), y, edge.data(), m_begin, m_end, N,
+                               k0, kc, n0, nc);
+        else
+          multiply_block<false>(x + k0, K, packed.data(), y, edge.data(), m_begin, m_end, N, k0,
+                                kc, n0, nc);
       }
     }
   }
