@@ -13,7 +13,6 @@ module;
 #include <ctime>
 #include <format>
 #include <memory>
-#include <new>
 #include <numeric>
 #include <random>
 #include <span>
@@ -37,20 +36,9 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Buffers start on a 64-byte cache line. A plain std::vector of a few MiB comes from mmap at
-// 16 bytes past a page start, so every 64-byte vector load straddles two lines: the read probe
-// measured 5 % below the same loop over aligned data (9.1 vs 9.6 GB/s over 1 GiB, CPU time).
-template <class T>
-struct CacheLineAllocator {
-  using value_type = T;
-  CacheLineAllocator() = default;
-  template <class U>
-  CacheLineAllocator(const CacheLineAllocator<U>&) {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64})); }
-  void deallocate(T* p, std::size_t) { ::operator delete(p, std::align_val_t{64}); }
-  bool operator==(const CacheLineAllocator&) const = default;
-};
-using Floats = std::vector<float, CacheLineAllocator<float>>;
+// Buffers start on a cache line (cblab.kernels:memory): a plain std::vector of a few MiB comes
+// from mmap 16 bytes past a page start, and the read probe then measured 5 % low.
+using ck::Floats;
 
 // Cheap deterministic values in [-1, 1): the data does not change the speed, it only has to
 // be ordinary floats (no NaN, no denormals).

@@ -120,8 +120,8 @@ KVCache::KVCache(const KVCacheConfig& config)
   if (config.kind == KVCacheKind::paged) {
     const auto pool_floats = static_cast<std::size_t>(config.num_blocks) * config.block_size *
                              row_size();
-    k_pool_.assign(config.num_layers, std::vector<float>(pool_floats, 0.f));
-    v_pool_.assign(config.num_layers, std::vector<float>(pool_floats, 0.f));
+    k_pool_.assign(config.num_layers, kernels::Floats(pool_floats, 0.f));
+    v_pool_.assign(config.num_layers, kernels::Floats(pool_floats, 0.f));
   }
 }
 

@@ -176,7 +176,8 @@ class KVCache {
   KVCacheConfig config_;
   BlockPool pool_;
   std::vector<PerRequest> requests_;           // indexed by request index
-  std::vector<std::vector<float>> k_pool_, v_pool_;  // (L) x (NB, B, Hkv, D), kind paged only
+  // (L) x (NB, B, Hkv, D), kind paged only; each layer's pool starts on a cache line
+  std::vector<kernels::Floats> k_pool_, v_pool_;
 };
 
 }  // namespace cblab

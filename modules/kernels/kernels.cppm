@@ -10,3 +10,4 @@ export import :reference;  // the scalar references (the oracle) and the shared 
 export import :ops;        // the same kernels on the active arch: what the engine calls
 export import :dot;        // dot product
 export import :probes;     // machine probes for the benchmark: read bandwidth, FMA peak
+export import :memory;     // buffers that start on a cache line (the K/V pool, the bench)
