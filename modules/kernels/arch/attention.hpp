@@ -329,23 +329,8 @@ struct Attention {
     int key = 0, end = 0;  // keys [key, end) not yet asked for
   };
 
-  static void prefetch_keys(const detail::AttentionProblem& P, const detail::AttentionTile& T,
-                            Prefetch& next, int count, int kv0, int kv1) {
-    const std::size_t row_floats = std::size_t(P.num_kv_heads) * P.head_dim;
-    const std::size_t first = std::size_t(kv0) * P.head_dim, last = std::size_t(kv1) * P.head_dim;
-    for (const int stop = std::min(next.end, next.key + count); next.key < stop; ++next.key) {
-      const int key = next.key;
-      const std::size_t slot =
-          (std::size_t(T.block_table[key / P.block_size]) * P.block_size + key % P.block_size) * row_floats;
-      for (std::size_t f = first; f < last; f += 64 / sizeof(float)) {
-        __builtin_prefetch(P.k_cache + slot + f);
-        __builtin_prefetch(P.v_cache + slot + f);
-      }
-    }
-  }
-
-  // The few-rows path asks for one array's rows (K or V) of keys [from, to), KV heads
-  // [kv0, kv1), one cache line at a time.
+  // Asks for one array's rows (K or V) of keys [from, to), KV heads [kv0, kv1), one cache line
+  // at a time.
   static void prefetch_rows(const detail::AttentionProblem& P, const detail::AttentionTile& T,
                             const float* cache, int from, int to, int kv0, int kv1) {
     const std::size_t row_floats = std::size_t(P.num_kv_heads) * P.head_dim;
@@ -356,6 +341,16 @@ struct Attention {
       for (std::size_t f = first; f < last; f += 64 / sizeof(float)) __builtin_prefetch(row + f);
     }
   }
+
+  // The next `count` keys of the cursor: each key's K rows, then its V rows.
+  static void prefetch_keys(const detail::AttentionProblem& P, const detail::AttentionTile& T,
+                            Prefetch& next, int count, int kv0, int kv1) {
+    for (const int stop = std::min(next.end, next.key + count); next.key < stop; ++next.key) {
+      prefetch_rows(P, T, P.k_cache, next.key, next.key + 1, kv0, kv1);
+      prefetch_rows(P, T, P.v_cache, next.key, next.key + 1, kv0, kv1);
+    }
+  }
+
 
   // Keys per slice of the few-rows path (a multiple of W and of every score block), used when
   // a slot's rows (all KV heads) take at least SLICE_MIN_BYTES; smaller slots walk the whole
