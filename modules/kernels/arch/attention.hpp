@@ -21,6 +21,7 @@
 // [SECTION] score block (few rows): NR rows x KB keys of Q·Kᵀ, reduced across lanes
 // [SECTION] score block (many rows): NR rows x NV*W keys of Q·Kᵀ from the transposed key tile
 // [SECTION] P·V block: NR rows x CC vectors of O
+// [SECTION] online softmax: W rows at once, and the exp it uses
 // [SECTION] the tile
 #pragma once
 #include <algorithm>
@@ -289,27 +290,77 @@ struct Attention {
 
   // [SECTION] online softmax ------------------------------------------------------------------
 
-  // Folds one row of scores s[0 .. padded) (masked entries -inf) into the running (m, l, O):
-  // s becomes the weights p = exp(s - m_new); returns the factor O must be scaled by.
-  static float online_softmax_row(float* s, int padded, float& m, float& l) {
-    batch vmax(NEG_INF);
-    for (int j = 0; j < padded; j += W) vmax = xsimd::max(vmax, batch::load_aligned(s + j));
-    const float m_new = std::max(m, xsimd::reduce_max(vmax));
-    if (m_new == NEG_INF) {  // every key so far is masked: no weight anywhere yet
-      for (int j = 0; j < padded; ++j) s[j] = 0.f;
-      return 1.f;
+  // exp(x) for the softmax, x <= 0 or -inf. xsimd::exp's range reduction (x = k ln 2 + r) and
+  // polynomial, so the same accuracy; AVX-512's scalef then multiplies by 2^k in one
+  // instruction. Results below the normal float range (x < -86) are set to 0 by the mask
+  // instead of computed: a denormal or underflowing result costs a microcode assist, which
+  // made every causally masked (-inf) score of a diagonal tile slow.
+  static batch exp_softmax(batch x) {
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+      const __mmask16 keep = _mm512_cmp_ps_mask(x, batch(-86.f), _CMP_GE_OQ);
+      x = xsimd::max(x, batch(-86.f));  // -inf would give NaN below
+      const batch k = xsimd::nearbyint(x * batch(1.44269504088896341f));
+      batch r = xsimd::fnma(k, batch(0.693359375f), x);  // ln 2 in two parts, as xsimd
+      r = xsimd::fnma(k, batch(-2.12194440e-4f), r);
+      batch y(1.3997796e-03f);
+      y = xsimd::fma(y, r, batch(8.3955629e-03f));
+      y = xsimd::fma(y, r, batch(4.1665401e-02f));
+      y = xsimd::fma(y, r, batch(1.6666277e-01f));
+      y = xsimd::fma(y, r, batch(5.0000000e-01f));
+      y = xsimd::fma(y, r * r, r) + batch(1.f);
+      return _mm512_maskz_scalef_ps(keep, y, k);
     }
-    const float alpha = std::exp(m - m_new);  // m = -inf (first visible tile) gives 0
-    const batch vm(m_new);
-    batch vsum(0.f);
-    for (int j = 0; j < padded; j += W) {
-      const batch p = xsimd::exp(batch::load_aligned(s + j) - vm);  // exp(-inf) = 0
-      p.store_aligned(s + j);
-      vsum += p;
+#endif
+    return xsimd::exp(x);
+  }
+
+  // Folds the scores of n <= W rows (row r's at s + r * lds, [0, padded), masked entries -inf)
+  // into their running (m, l): the scores become the weights p = exp(s - m_new), and alpha[r]
+  // is the factor row r's O must be scaled by. The W rows go together: their maxima come out
+  // of one W x W transpose, their sums out of sum_each and the W rescale factors out of one
+  // vector exp — per row that would be two horizontal reductions and a scalar exp, each a
+  // chain of dependent steps.
+  static void online_softmax_rows(float* s, int lds, int n, int padded, float* m, float* l,
+                                  float* alpha) {
+    batch acc[W];
+    for (int r = 0; r < W; ++r) {
+      batch vmax(NEG_INF);
+      if (r < n)
+        for (int j = 0; j < padded; j += W) vmax = xsimd::max(vmax, batch::load_aligned(s + r * lds + j));
+      acc[r] = vmax;
     }
-    l = l * alpha + xsimd::reduce_add(vsum);
-    m = m_new;
-    return alpha;
+    transpose_block(acc);  // now acc[j] lane r is lane j of row r's maxima
+    batch row_max = acc[0];
+    for (int j = 1; j < W; ++j) row_max = xsimd::max(row_max, acc[j]);
+    alignas(64) float buf[W];
+    for (int r = 0; r < W; ++r) buf[r] = r < n ? m[r] : NEG_INF;
+    const batch m_old = batch::load_aligned(buf), m_new = xsimd::max(m_old, row_max);
+    // A row whose keys so far are all masked keeps m = -inf: no weight yet (alpha 1, p 0).
+    const auto none = m_new == batch(NEG_INF);
+    const batch va = xsimd::select(none, batch(1.f), exp_softmax(m_old - m_new));  // exp(-inf) = 0
+    xsimd::select(none, batch(0.f), m_new).store_aligned(buf);
+    for (int r = 0; r < W; ++r) {
+      batch vsum(0.f);
+      if (r < n) {
+        const batch vm(buf[r]);
+        for (float *p = s + r * lds, *end = p + padded; p < end; p += W) {
+          const batch e = exp_softmax(batch::load_aligned(p) - vm);
+          e.store_aligned(p);
+          vsum += e;
+        }
+      }
+      acc[r] = vsum;
+    }
+    alignas(64) float sums[W], a[W], mn[W];
+    sum_each(acc, sums);
+    va.store_aligned(a);
+    m_new.store_aligned(mn);
+    for (int r = 0; r < n; ++r) {
+      l[r] = l[r] * a[r] + sums[r];
+      m[r] = mn[r];
+      alpha[r] = a[r];
+    }
   }
 
   static void scale_row(float* o, int D, float alpha) {
@@ -429,24 +480,28 @@ struct Attention {
         sc.slot[j] = (std::size_t(T.block_table[key / P.block_size]) * P.block_size +
                       key % P.block_size) * Hkv * D;
       }
-      // Causal limit, explicit mask and padding become -inf; then the online softmax of each
-      // of KV head kvh's rows, whose scores are s (rows x KEY_TILE).
+      // Causal limit, explicit mask and padding become -inf; then the online softmax of KV
+      // head kvh's rows, whose scores are s (rows x KEY_TILE), W rows at a time.
       const auto fold = [&](int kvh, float* s) {
         float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
-        for (int r = 0; r < rows; ++r) {
-          const int i = r / group;
-          float* sr = s + r * KEY_TILE;
-          const int first_hidden = std::clamp(T.first_position + i - j0 + 1, 0, nk);
-          for (int j = first_hidden; j < padded; ++j) sr[j] = NEG_INF;
-          if (T.mask) {
-            const std::uint8_t* mr = T.mask + std::size_t(i) * T.mask_stride + j0;
-            for (int j = 0; j < first_hidden; ++j)
-              if (!mr[j]) sr[j] = NEG_INF;
+        for (int r0 = 0; r0 < rows; r0 += W) {
+          const int n = std::min(W, rows - r0);
+          for (int r = r0; r < r0 + n; ++r) {
+            const int i = r / group;
+            float* sr = s + r * KEY_TILE;
+            const int first_hidden = std::clamp(T.first_position + i - j0 + 1, 0, nk);
+            for (int j = first_hidden; j < padded; ++j) sr[j] = NEG_INF;
+            if (T.mask) {
+              const std::uint8_t* mr = T.mask + std::size_t(i) * T.mask_stride + j0;
+              for (int j = 0; j < first_hidden; ++j)
+                if (!mr[j]) sr[j] = NEG_INF;
+            }
           }
-          float& m = sc.m[std::size_t(kvh - kv0) * rows + r];
-          float& l = sc.l[std::size_t(kvh - kv0) * rows + r];
-          const float alpha = online_softmax_row(sr, padded, m, l);
-          if (alpha != 1.f) scale_row(o + std::size_t(r) * D, D, alpha);
+          alignas(64) float alpha[W];
+          const std::size_t row = std::size_t(kvh - kv0) * rows + r0;
+          online_softmax_rows(s + r0 * KEY_TILE, KEY_TILE, n, padded, &sc.m[row], &sc.l[row], alpha);
+          for (int r = 0; r < n; ++r)
+            if (alpha[r] != 1.f) scale_row(o + std::size_t(r0 + r) * D, D, alpha[r]);
         }
       };
       // Keys of the tile that rows [r0, r0 + nr) can see (the rest are in their causal future).
