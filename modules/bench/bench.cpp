@@ -392,13 +392,16 @@ std::string format_table(const Report& report) {
         "FMA peak on {} threads at once: {:.1f} GFLOP/s ({:.2f}x one thread)\n",
         m.all_threads, m.fma_gflops_all, m.fma_gflops_all / m.fma_gflops);
   s += "\n";
-  s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>10} {:>8} {:>9} {:>6} {:>8}\n", "kind", "arch",
-                   "thr", "shape", "ms", "cpu ms", "GB/s", "GFLOP/s", "ratio", "vs 1 thr");
+  // "vs 1 thr" only when some case ran on more than one thread (never in the wasm build).
+  const bool paired = std::ranges::any_of(report.cases, [](const Case& c) { return c.threads > 1; });
+  s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10} {:>10} {:>8} {:>9} {:>6}{}\n", "kind", "arch",
+                   "thr", "shape", "ms", "cpu ms", "GB/s", "GFLOP/s", "ratio", paired ? " vs 1 thr" : "");
   for (const Case& c : report.cases) {
     // The wasm build has no process CPU clock (it reads 0): "-" rather than a false 0.000.
     const std::string cpu_ms = c.cpu_seconds > 0 ? std::format("{:.3f}", c.cpu_seconds * 1e3) : "-";
-    const std::string speedup = c.threads > 1 ? std::format("{:.2f}x", c.speedup) : "";
-    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>10} {:>8.1f} {:>9.1f} {:>6.2f} {:>8}\n",
+    const std::string speedup =
+        !paired ? "" : std::format(" {:>8}", c.threads > 1 ? std::format("{:.2f}x", c.speedup) : "");
+    s += std::format("{:<8} {:<10} {:>3}  {:<42} {:>10.3f} {:>10} {:>8.1f} {:>9.1f} {:>6.2f}{}\n",
                      c.kind, c.arch, c.threads, describe(c), c.seconds * 1e3, cpu_ms, c.gbps,
                      c.gflops, c.ratio, speedup);
   }
