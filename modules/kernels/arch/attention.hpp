@@ -456,11 +456,21 @@ struct Attention {
     if (packed) sc.kt.resize(std::size_t(D) * KEY_TILE);
 
     // Q, pre-multiplied by the scale, regrouped so each KV head's rows are contiguous:
-    // qs[kvh - kv0][i * group + g] = scale * q[first_token + i][kvh * group + g].
+    // qs[kvh - kv0][i * group + g] = scale * q[first_token + i][kvh * group + g]. The rows of
+    // one KV head are H*D floats apart in q (4 KiB for 8 heads of 128), each its own page, which
+    // the hardware prefetcher does not cross: the row 8 ahead is asked for while one is copied
+    // (a 512-token prefill over 512 keys: 1.04-1.06x).
+    const auto q_row = [&](int kvh, int r) {
+      return P.q + (std::size_t(T.first_token + r / group) * H + kvh * group + r % group) * D;
+    };
+    constexpr int Q_AHEAD = 8;
     const batch vscale(P.scale);
     for (int kvh = kv0; kvh < kv1; ++kvh)
       for (int r = 0; r < rows; ++r) {
-        const float* src = P.q + (std::size_t(T.first_token + r / group) * H + kvh * group + r % group) * D;
+        if (r + Q_AHEAD < rows)
+          for (const float *line = q_row(kvh, r + Q_AHEAD), *end = line + D; line < end; line += 64 / sizeof(float))
+            __builtin_prefetch(line);
+        const float* src = q_row(kvh, r);
         float* dst = &sc.q[(std::size_t(kvh - kv0) * rows + r) * D];
         int d = 0;
         for (; d + W <= D; d += W) (batch::load_unaligned(src + d) * vscale).store_unaligned(dst + d);
