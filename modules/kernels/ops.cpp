@@ -28,7 +28,7 @@ namespace {
 // head of the group). Many rows per item make each key tile (loaded once per item, and
 // transposed) serve many FMAs — its prefetch, transpose and copy are paid once per 256 rows;
 // 256 rows keep the item's Q, O and scores (2 x 256 x D + 256 x 64 floats) in L2 (128 rows
-// measured 12-17 % slower over 4096 keys, 512 rows 5 % slower over 512). One KV head per item
+// measured 12-17 % slower over 4096 keys, 512 rows 5-7 % slower over 512). One KV head per item
 // also gives Hkv times more items to spread over the threads.
 int prefill_tile_tokens(int group) { return std::clamp(256 / group, 1, 256); }
 
