@@ -27,6 +27,7 @@ done
 if [ ${#variants[@]} -lt 2 ] || [ ${#variants[@]} -gt 4 ] || [ $# -lt 1 ]; then
   echo "kernel-ab: give 2 to 4 variants, then -- and a case" >&2; echo "$usage" >&2; exit 2
 fi
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "kernel-ab: --rounds $rounds is not a whole number of at least 1" >&2; exit 2; }
 case "$1" in prefill) n=3 ;; decode) n=5 ;; gemm) n=4 ;; *) n=0 ;; esac
 if [ "$n" = 0 ] || [ $# -ne "$n" ]; then
   echo "kernel-ab: the case must be prefill D C, decode Q HKV D C or gemm M K N, not '$*'" >&2; exit 2
