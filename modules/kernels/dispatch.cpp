@@ -25,6 +25,7 @@ constexpr KernelTable scalar_table{.name = "scalar", .dot = &scalar_dot};
 std::vector<const KernelTable*> runnable_tables() {
   std::vector<const KernelTable*> tables;
 #if defined(__EMSCRIPTEN__)
+  if (&wasm_relaxed_table != nullptr) tables.push_back(&wasm_relaxed_table);
   tables.push_back(&wasm_table);
 #else
   const auto cpu = xsimd::available_architectures();

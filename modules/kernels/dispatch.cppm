@@ -3,7 +3,8 @@
 // Natively the best arch the CPU supports is chosen at first use (avx512f > fma3+avx2 > sse2);
 // the environment variable CBLAB_ARCH or set_arch() force one, so tests and benchmarks can
 // compare every arch with "scalar", the reference loops. The wasm build has "wasm" (simd128)
-// and "scalar".
+// and "scalar"; the CLI and the tests also have "wasm+relaxed" (simd128 with relaxed SIMD's
+// fused multiply-add), which the page leaves out so that it loads in every browser.
 module;
 #include <string_view>
 #include <vector>

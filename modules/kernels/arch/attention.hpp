@@ -32,6 +32,7 @@
 #include <type_traits>
 #include <vector>
 #include <xsimd/xsimd.hpp>
+#include "madd.hpp"
 #include "kernel_table.hpp"
 
 namespace cblab::kernels::simd {
@@ -101,7 +102,7 @@ struct Attention {
       for (int c = 0; c < KB; ++c) kv[c] = batch::load_unaligned(k[c] + d);
       for (int r = 0; r < NR; ++r) {
         const batch qv = batch::load_unaligned(q + r * D + d);
-        for (int c = 0; c < KB; ++c) acc[r * KB + c] = xsimd::fma(qv, kv[c], acc[r * KB + c]);
+        for (int c = 0; c < KB; ++c) acc[r * KB + c] = madd(qv, kv[c], acc[r * KB + c]);
       }
     }
     alignas(64) float sums[NA];
@@ -207,7 +208,7 @@ struct Attention {
       for (int c = 0; c < NV; ++c) kv[c] = batch::load_aligned(kt + std::size_t(d) * KEY_TILE + c * W);
       for (int r = 0; r < NR; ++r) {
         const batch qr(q[r * D + d]);
-        for (int c = 0; c < NV; ++c) acc[r][c] = xsimd::fma(qr, kv[c], acc[r][c]);
+        for (int c = 0; c < NV; ++c) acc[r][c] = madd(qr, kv[c], acc[r][c]);
       }
     }
     for (int r = 0; r < NR; ++r)
@@ -254,7 +255,7 @@ struct Attention {
       for (int c = 0; c < CC; ++c) vv[c] = batch::load_unaligned(v[j] + d0 + c * W);
       for (int r = 0; r < NR; ++r) {
         const batch pr(p[r * lds + j]);
-        for (int c = 0; c < CC; ++c) acc[r][c] = xsimd::fma(pr, vv[c], acc[r][c]);
+        for (int c = 0; c < CC; ++c) acc[r][c] = madd(pr, vv[c], acc[r][c]);
       }
     }
     for (int r = 0; r < NR; ++r)
@@ -301,14 +302,14 @@ struct Attention {
       const __mmask16 keep = _mm512_cmp_ps_mask(x, batch(-86.f), _CMP_GE_OQ);
       x = xsimd::max(x, batch(-86.f));  // -inf would give NaN below
       const batch k = xsimd::nearbyint(x * batch(1.44269504088896341f));
-      batch r = xsimd::fnma(k, batch(0.693359375f), x);  // ln 2 in two parts, as xsimd
-      r = xsimd::fnma(k, batch(-2.12194440e-4f), r);
+      batch r = nmadd(k, batch(0.693359375f), x);  // ln 2 in two parts, as xsimd
+      r = nmadd(k, batch(-2.12194440e-4f), r);
       batch y(1.3997796e-03f);
-      y = xsimd::fma(y, r, batch(8.3955629e-03f));
-      y = xsimd::fma(y, r, batch(4.1665401e-02f));
-      y = xsimd::fma(y, r, batch(1.6666277e-01f));
-      y = xsimd::fma(y, r, batch(5.0000000e-01f));
-      y = xsimd::fma(y, r * r, r) + batch(1.f);
+      y = madd(y, r, batch(8.3955629e-03f));
+      y = madd(y, r, batch(4.1665401e-02f));
+      y = madd(y, r, batch(1.6666277e-01f));
+      y = madd(y, r, batch(5.0000000e-01f));
+      y = madd(y, r * r, r) + batch(1.f);
       return _mm512_maskz_scalef_ps(keep, y, k);
     }
 #endif

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <xsimd/xsimd.hpp>
+#include "madd.hpp"
 
 namespace cblab::kernels::simd {
 
@@ -16,13 +17,13 @@ float dot(const float* a, const float* b, std::size_t n) {
   batch acc0(0.f), acc1(0.f), acc2(0.f), acc3(0.f);
   std::size_t i = 0;
   for (; i + 4 * W <= n; i += 4 * W) {
-    acc0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
-    acc1 = xsimd::fma(batch::load_unaligned(a + i + W), batch::load_unaligned(b + i + W), acc1);
-    acc2 = xsimd::fma(batch::load_unaligned(a + i + 2 * W), batch::load_unaligned(b + i + 2 * W), acc2);
-    acc3 = xsimd::fma(batch::load_unaligned(a + i + 3 * W), batch::load_unaligned(b + i + 3 * W), acc3);
+    acc0 = madd(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
+    acc1 = madd(batch::load_unaligned(a + i + W), batch::load_unaligned(b + i + W), acc1);
+    acc2 = madd(batch::load_unaligned(a + i + 2 * W), batch::load_unaligned(b + i + 2 * W), acc2);
+    acc3 = madd(batch::load_unaligned(a + i + 3 * W), batch::load_unaligned(b + i + 3 * W), acc3);
   }
   for (; i + W <= n; i += W)
-    acc0 = xsimd::fma(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
+    acc0 = madd(batch::load_unaligned(a + i), batch::load_unaligned(b + i), acc0);
   float sum = xsimd::reduce_add((acc0 + acc1) + (acc2 + acc3));
   for (; i < n; ++i) sum += a[i] * b[i];
   return sum;

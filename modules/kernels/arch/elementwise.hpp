@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 #include <xsimd/xsimd.hpp>
+#include "madd.hpp"
 
 namespace cblab::kernels::simd {
 
@@ -66,7 +67,7 @@ void rmsnorm(const float* x, const float* weight, float* y, int rows, int dim, f
     int d = 0;
     for (; d + W <= dim; d += W) {
       const batch v = batch::load_unaligned(xr + d);
-      acc = xsimd::fma(v, v, acc);
+      acc = madd(v, v, acc);
     }
     float sum_squares = xsimd::reduce_add(acc);
     for (; d < dim; ++d) sum_squares += xr[d] * xr[d];

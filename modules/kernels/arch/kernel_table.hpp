@@ -48,7 +48,7 @@ struct AttentionTile {
 };
 
 struct KernelTable {
-  const char* name;  // "avx512f", "fma3+avx2", "sse2", "wasm", "scalar"
+  const char* name;  // "avx512f", "fma3+avx2", "sse2", "wasm+relaxed", "wasm", "scalar"
   // a: (n), b: (n) -> sum_i a[i] * b[i]
   float (*dot)(const float* a, const float* b, std::size_t n);
   // Flash attention over one tile (online softmax over key tiles; GQA shares loaded K/V).
@@ -76,6 +76,9 @@ struct KernelTable {
 
 #if defined(__EMSCRIPTEN__)
 extern const KernelTable wasm_table;
+// Relaxed SIMD makes a whole wasm module fail to load where the engine lacks it, so only the
+// CLI and the tests link wasm_relaxed.cpp, not the web page. Weak: null where not linked.
+[[gnu::weak]] extern const KernelTable wasm_relaxed_table;
 #else
 extern const KernelTable sse2_table;
 extern const KernelTable avx2_table;

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <vector>
 #include <xsimd/xsimd.hpp>
+#include "madd.hpp"
 
 namespace cblab::kernels::simd {
 
@@ -56,7 +57,7 @@ struct Gemm {
       for (int j = 0; j < NR; ++j) b[j] = batch::load_aligned(panel + k * PANEL + j * W);
       for (int r = 0; r < ROWS; ++r) {
         const batch ar(PACKED ? a[k * MR + r] : a[std::size_t(r) * lda + k]);
-        for (int j = 0; j < NR; ++j) acc[r][j] = xsimd::fma(ar, b[j], acc[r][j]);
+        for (int j = 0; j < NR; ++j) acc[r][j] = madd(ar, b[j], acc[r][j]);
       }
     }
     for (int r = 0; r < ROWS; ++r)
@@ -116,7 +117,7 @@ struct Gemm {
           float* yr = y + std::size_t(m) * N;
           int n = n0;
           for (; n + W <= n1; n += W)
-            xsimd::fma(va, batch::load_unaligned(wr + n), batch::load_unaligned(yr + n)).store_unaligned(yr + n);
+            madd(va, batch::load_unaligned(wr + n), batch::load_unaligned(yr + n)).store_unaligned(yr + n);
           for (; n < n1; ++n) yr[n] += a * wr[n];
         }
       }

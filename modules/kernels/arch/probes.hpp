@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <xsimd/xsimd.hpp>
+#include "madd.hpp"
 
 namespace cblab::kernels::simd {
 
@@ -36,7 +37,7 @@ float fma_chains(long long iterations, float seed) {
   for (int c = 0; c < FMA_CHAINS; ++c) acc[c] = batch(seed + 0.001f * c);
   const batch mul(0.9999999f), add(1e-7f);  // stays near seed: no overflow, no denormals
   for (long long it = 0; it < iterations; ++it)
-    for (int c = 0; c < FMA_CHAINS; ++c) acc[c] = xsimd::fma(acc[c], mul, add);
+    for (int c = 0; c < FMA_CHAINS; ++c) acc[c] = madd(acc[c], mul, add);
   batch total(0.f);
   for (const batch& a : acc) total += a;
   return xsimd::reduce_add(total);
