@@ -140,8 +140,10 @@ struct Attention {
 
   // Rows of a score block over the transposed key tile, and vectors of W keys per block:
   // NR_T x NV_T accumulators + NV_T key vectors + 1 broadcast fit the register file (32
-  // vectors with AVX-512: 6 x 4 = 24 accumulators; 16 otherwise: 6 x 2 = 12).
-  static constexpr int NR_T = 6;
+  // vectors with AVX-512: 6 x 4 = 24 accumulators; 16 with AVX2: 6 x 2 = 12). With 4 lanes,
+  // 4 x 2: V8 keeps only 15 xmm registers for wasm code and spilled half of 6 x 2 to the stack
+  // on every step of d (wasm+relaxed 1.36-1.51x faster; SSE2 and plain wasm no slower).
+  static constexpr int NR_T = W >= 8 ? 6 : 4;
   static constexpr int NV_T = W >= 16 ? 4 : 2;
 
   // A W x W block transposed in registers (rows[i] lane j <-> rows[j] lane i).
