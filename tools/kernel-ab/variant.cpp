@@ -12,7 +12,7 @@
 namespace kd = cblab::kernels::detail;
 
 namespace {
-const kd::KernelTable table = kd::make_table<xsimd::AB_ARCH>("variant");
+const kd::KernelTable table = kd::make_table<AB_ARCH>("variant");
 }
 
 // Decode (qlen 1): one work item per request, every head. Prefill (one request of qlen tokens
