@@ -35,6 +35,16 @@
 #include "madd.hpp"
 #include "kernel_table.hpp"
 
+// In wasm, registers are allocated by V8, one function at a time, and it spills far more in one
+// as big as tile() with every loop inlined into it. The score and P·V loops stay functions of
+// their own there: wasm+relaxed prefill 1.5x, decode 1.25x, plain wasm 1.09-1.16x
+// (tools/kernel-ab.sh). Natively clang inlines them as before.
+#if defined(__wasm__)
+#define CBLAB_WASM_NOINLINE __attribute__((noinline))
+#else
+#define CBLAB_WASM_NOINLINE
+#endif
+
 namespace cblab::kernels::simd {
 
 template <class Arch>
@@ -201,7 +211,8 @@ struct Attention {
   // For each d: NV vectors of keys are loaded and NR values of q broadcast — NR*NV
   // independent FMA chains, each summing over d in order, as the reference does.
   template <int NR, int NV>
-  static void score_block_t(const float* q, int D, const float* kt, float* s, int lds) {
+  CBLAB_WASM_NOINLINE static void score_block_t(const float* q, int D, const float* kt, float* s,
+                                                int lds) {
     batch acc[NR][NV];
     for (int r = 0; r < NR; ++r)
       for (int c = 0; c < NV; ++c) acc[r][c] = batch(0.f);
@@ -265,8 +276,8 @@ struct Attention {
   }
 
   template <int NR>
-  static void pv_rows_fixed(const float* p, int lds, const float* const* v, int nk, float* o,
-                            int D) {
+  CBLAB_WASM_NOINLINE static void pv_rows_fixed(const float* p, int lds, const float* const* v,
+                                                int nk, float* o, int D) {
     int d0 = 0;
     for (; d0 + PV_CHUNKS * W <= D; d0 += PV_CHUNKS * W)
       pv_block<NR, PV_CHUNKS>(p, lds, v, nk, d0, o, D);
