@@ -54,11 +54,11 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 if [ -z "$cpu" ]; then
   emxx="$ROOT/.deps/emscripten/usr/share/emscripten/em++"
   [ -x "$emxx" ] || { echo "kernel-ab: Emscripten not found under .deps: run tools/setup.sh first" >&2; exit 2; }
-  cxx=("$emxx" -std=c++20 -O3 $flags -Wno-version-check -isystem "$xsimd")
+  cxx=("$emxx" -std=c++20 -O3 -DNDEBUG -fexceptions $flags -Wno-version-check -isystem "$xsimd")
   link+=(-O0 -sASSERTIONS=0 -sWASM_BIGINT -sALLOW_MEMORY_GROWTH=1 -sNODERAWFS=1 -sEXIT_RUNTIME=1)
   run=(node) out="$work/kernel-ab.js"
 else
-  cxx=(clang++-19 -std=c++20 -O3 -stdlib=libc++ $flags -isystem "$xsimd")
+  cxx=(clang++-19 -std=c++20 -O3 -DNDEBUG -stdlib=libc++ $flags -isystem "$xsimd")
   out="$work/kernel-ab"
 fi
 objects=()
