@@ -154,16 +154,18 @@ Rect scissor_of(const ImVec4& clip, const ImDrawData& data, int fb_height) {
 
 // The pixels a triangle may touch: its vertices' box, one pixel wider on each side (rasterizer
 // rounding), within its command's scissor.
-Rect box_of(const Triangle& t, const ImDrawData& data, int fb_height) {
+Rect pixel_box(float x0, float y0, float x1, float y1, const ImDrawData& data) {
   const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
+  return {static_cast<int>(std::floor((x0 - off.x) * scale.x)) - 1, static_cast<int>(std::floor((y0 - off.y) * scale.y)) - 1,
+          static_cast<int>(std::ceil((x1 - off.x) * scale.x)) + 1, static_cast<int>(std::ceil((y1 - off.y) * scale.y)) + 1};
+}
+Rect box_of(const Triangle& t, const ImDrawData& data, int fb_height) {
   float x0 = t.v[0].pos.x, y0 = t.v[0].pos.y, x1 = x0, y1 = y0;
   for (const ImDrawVert& v : t.v) {
     x0 = std::min(x0, v.pos.x), y0 = std::min(y0, v.pos.y);
     x1 = std::max(x1, v.pos.x), y1 = std::max(y1, v.pos.y);
   }
-  const Rect r{static_cast<int>(std::floor((x0 - off.x) * scale.x)) - 1, static_cast<int>(std::floor((y0 - off.y) * scale.y)) - 1,
-               static_cast<int>(std::ceil((x1 - off.x) * scale.x)) + 1, static_cast<int>(std::ceil((y1 - off.y) * scale.y)) + 1};
-  return intersect(r, scissor_of(t.clip, data, fb_height));
+  return intersect(pixel_box(x0, y0, x1, y1, data), scissor_of(t.clip, data, fb_height));
 }
 
 std::vector<Triangle> triangles_of(const ImDrawList& list) {
@@ -211,16 +213,29 @@ void dirty_boxes(const std::vector<Triangle>& old, const std::vector<Triangle>& 
   if (!run.empty()) out.push_back(run);
 }
 
-// Few rectangles, little area: each repaint pass re-sends every draw list that reaches its
-// rectangle, so boxes that overlap or nearly touch become one, and at most kMaxPasses remain
-// (the pair whose union adds the least area merges first).
+// Few rectangles, little area: each rectangle adds a draw call for every command that reaches
+// it, so boxes that overlap or nearly touch become one, and at most kMaxPasses remain (the pair
+// whose union adds the least area merges first).
 constexpr int kMaxPasses = 8;
-constexpr long long kPassCost = 64 * 64;  // a pass costs about as much as this many pixels
-std::vector<Rect> merge_boxes(std::vector<Rect> boxes) {
-  if (boxes.size() > 64) {  // many scattered changes (a step): one rectangle, without the quadratic search
-    Rect all;
-    for (const Rect& b : boxes) all = unite(all, b);
-    return {all};
+constexpr long long kPassCost = 64 * 64;  // a rectangle costs about as much as this many pixels
+constexpr std::size_t kMaxClusters = 64;
+std::vector<Rect> merge_boxes(const std::vector<Rect>& all) {
+  // First, in one pass, each box joins the first cluster it is worth merging with: a tooltip's
+  // glyphs become one box, and a tooltip that moved becomes two (where it was, where it is).
+  std::vector<Rect> boxes;
+  for (const Rect& b : all) {
+    auto near = std::find_if(boxes.begin(), boxes.end(), [&](const Rect& c) {
+      return unite(c, b).area() <= c.area() + b.area() + kPassCost;
+    });
+    if (near != boxes.end()) {
+      *near = unite(*near, b);
+    } else if (boxes.size() < kMaxClusters) {
+      boxes.push_back(b);
+    } else {  // changes scattered everywhere (a step): one rectangle, without the quadratic search
+      Rect whole;
+      for (const Rect& r : all) whole = unite(whole, r);
+      return {whole};
+    }
   }
   for (bool merged = true; merged;) {  // until no pair is worth merging
     merged = false;
@@ -245,6 +260,13 @@ std::vector<Rect> merge_boxes(std::vector<Rect> boxes) {
       }
     boxes[bi] = unite(boxes[bi], boxes[bj]);
     boxes.erase(boxes.begin() + bj);
+  }
+  for (bool merged = true; merged;) {  // rectangles that overlap become one: paint() needs them apart
+    merged = false;
+    for (std::size_t i = 0; i < boxes.size() && !merged; ++i)
+      for (std::size_t j = i + 1; j < boxes.size() && !merged; ++j)
+        if (!intersect(boxes[i], boxes[j]).empty())
+          boxes[i] = unite(boxes[i], boxes[j]), boxes.erase(boxes.begin() + j), merged = true;
   }
   return boxes;
 }
@@ -275,7 +297,7 @@ void paint(ImDrawData& data, int width, int height, const std::vector<unsigned c
     static const std::vector<Triangle> none;
     for (std::size_t i = 0; i < std::max(now.size(), g_painted.size()); ++i)
       dirty_boxes(i < g_painted.size() ? g_painted[i] : none, i < now.size() ? now[i] : none, data, height, boxes);
-    for (const Rect& r : merge_boxes(std::move(boxes)))
+    for (const Rect& r : merge_boxes(boxes))
       if (const Rect c = intersect(r, canvas); !c.empty()) rects.push_back(c), area += c.area();
     full = area > canvas.area() / 2;  // then one pass over everything costs less
   }
@@ -297,37 +319,56 @@ void paint(ImDrawData& data, int width, int height, const std::vector<unsigned c
     return;
   }
   ++g_partial_paints;
-  // Each pass clears its rectangle and draws every list again with each command's scissor cut
-  // to it, in whole pixels: the backend turns the clip rectangles given here back into exactly
-  // these pixels (DisplayPos and a power-of-two FramebufferScale keep the floats exact).
-  std::vector<ImVec4> clips;
-  for (const ImDrawList* list : data.CmdLists)
-    for (const ImDrawCmd& c : list->CmdBuffer) clips.push_back(c.ClipRect);
-  const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
+  // The rectangles are cleared, then every list is drawn once more with only its triangles that
+  // reach a rectangle, each command split into one per rectangle with the scissor cut to it, in
+  // whole pixels: the backend turns the clip rectangles given here back into exactly these
+  // pixels (DisplayPos and a power-of-two FramebufferScale keep the floats exact). The
+  // rectangles do not overlap, so each pixel still gets its triangles once and in draw order;
+  // and the rasterizer (on the CPU, in headless Chromium) only sees the triangles near a change.
+  glEnable(GL_SCISSOR_TEST);
   for (const Rect& r : rects) {
-    glEnable(GL_SCISSOR_TEST);
     glScissor(r.x0, height - r.y1, r.x1 - r.x0, r.y1 - r.y0);
     glClear(GL_COLOR_BUFFER_BIT);
-    ImDrawData pass = data;
-    pass.CmdLists.clear();
-    std::size_t k = 0;
-    for (ImDrawList* list : data.CmdLists) {
-      bool reaches = false;
-      for (ImDrawCmd& c : list->CmdBuffer) {
-        const Rect s = intersect(scissor_of(clips[k++], data, height), r);
-        c.ClipRect = s.empty() ? ImVec4(0, 0, 0, 0)
-                               : ImVec4(s.x0 / scale.x + off.x, s.y0 / scale.y + off.y, s.x1 / scale.x + off.x, s.y1 / scale.y + off.y);
-        reaches = reaches || !s.empty();
-      }
-      if (reaches) pass.CmdLists.push_back(list);
-    }
-    pass.CmdListsCount = pass.CmdLists.Size;
-    ImGui_ImplOpenGL3_RenderDrawData(&pass);
   }
+  const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
+  std::vector<ImVector<ImDrawCmd>> cmds(data.CmdLists.Size);
+  std::vector<ImVector<ImDrawIdx>> idx(data.CmdLists.Size);
+  ImDrawData cut = data;
+  cut.CmdLists.clear();
+  std::vector<Rect> boxes;
+  for (int l = 0; l < data.CmdLists.Size; ++l) {
+    const ImDrawList& list = *data.CmdLists[l];
+    for (const ImDrawCmd& c : list.CmdBuffer) {
+      const Rect scissor = scissor_of(c.ClipRect, data, height);
+      boxes.clear();
+      for (const Rect& r : rects) {
+        const Rect s = intersect(scissor, r);
+        if (s.empty()) continue;
+        if (boxes.empty())  // the command's triangles' boxes, once it reaches a rectangle
+          for (unsigned i = 0; i + 2 < c.ElemCount; i += 3) {
+            const ImDrawIdx* k = &list.IdxBuffer[c.IdxOffset + i];
+            const ImVec2 a = list.VtxBuffer[c.VtxOffset + k[0]].pos, b = list.VtxBuffer[c.VtxOffset + k[1]].pos,
+                         d = list.VtxBuffer[c.VtxOffset + k[2]].pos;
+            boxes.push_back(pixel_box(std::min({a.x, b.x, d.x}), std::min({a.y, b.y, d.y}), std::max({a.x, b.x, d.x}),
+                                      std::max({a.y, b.y, d.y}), data));
+          }
+        ImDrawCmd part = c;
+        part.ClipRect = ImVec4(s.x0 / scale.x + off.x, s.y0 / scale.y + off.y, s.x1 / scale.x + off.x, s.y1 / scale.y + off.y);
+        part.IdxOffset = static_cast<unsigned>(idx[l].Size);
+        for (unsigned i = 0; i + 2 < c.ElemCount; i += 3)
+          if (!intersect(boxes[i / 3], s).empty())
+            for (unsigned k = 0; k < 3; ++k) idx[l].push_back(list.IdxBuffer[c.IdxOffset + i + k]);
+        part.ElemCount = static_cast<unsigned>(idx[l].Size) - part.IdxOffset;
+        if (part.ElemCount > 0) cmds[l].push_back(part);
+      }
+    }
+    if (!cmds[l].empty()) cut.CmdLists.push_back(data.CmdLists[l]);
+  }
+  cut.CmdListsCount = cut.CmdLists.Size;
+  for (int l = 0; l < data.CmdLists.Size; ++l) data.CmdLists[l]->CmdBuffer.swap(cmds[l]), data.CmdLists[l]->IdxBuffer.swap(idx[l]);
+  ImGui_ImplOpenGL3_RenderDrawData(&cut);
+  for (int l = 0; l < data.CmdLists.Size; ++l) data.CmdLists[l]->CmdBuffer.swap(cmds[l]), data.CmdLists[l]->IdxBuffer.swap(idx[l]);
   glDisable(GL_SCISSOR_TEST);
-  std::size_t k = 0;
-  for (ImDrawList* list : data.CmdLists)
-    for (ImDrawCmd& c : list->CmdBuffer) c.ClipRect = clips[k++];
 }
 
 // One ImGui pass: the App lays out and draws every panel into ImGui's draw data.
