@@ -328,26 +328,10 @@ struct Attention {
   // made every causally masked (-inf) score of a diagonal tile slow. (Against xsimd::exp,
   // interleaved: wasm+relaxed prefill 1.07-1.09x, SSE2 1.05x, AVX2 0.99x.)
   static batch exp_softmax(batch x) {
-#if defined(__AVX512F__)
-    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-      const __mmask16 keep = _mm512_cmp_ps_mask(x, batch(-86.f), _CMP_GE_OQ);
-      x = xsimd::max(x, batch(-86.f));  // -inf would give NaN below
-      const batch k = xsimd::nearbyint(x * batch(1.44269504088896341f));
-      batch r = nmadd(k, batch(0.693359375f), x);  // ln 2 in two parts, as xsimd
-      r = nmadd(k, batch(-2.12194440e-4f), r);
-      batch y(1.3997796e-03f);
-      y = madd(y, r, batch(8.3955629e-03f));
-      y = madd(y, r, batch(4.1665401e-02f));
-      y = madd(y, r, batch(1.6666277e-01f));
-      y = madd(y, r, batch(5.0000000e-01f));
-      y = madd(y, r * r, r) + batch(1.f);
-      return _mm512_maskz_scalef_ps(keep, y, k);
-    }
-#endif
     const auto keep = x >= batch(-86.f);
-    x = xsimd::max(x, batch(-86.f));
+    x = xsimd::max(x, batch(-86.f));  // -inf would give NaN below
     const batch k = xsimd::nearbyint(x * batch(1.44269504088896341f));
-    batch r = nmadd(k, batch(0.693359375f), x);
+    batch r = nmadd(k, batch(0.693359375f), x);  // ln 2 in two parts, as xsimd
     r = nmadd(k, batch(-2.12194440e-4f), r);
     batch y(1.3997796e-03f);
     y = madd(y, r, batch(8.3955629e-03f));
@@ -355,6 +339,9 @@ struct Attention {
     y = madd(y, r, batch(1.6666277e-01f));
     y = madd(y, r, batch(5.0000000e-01f));
     y = madd(y, r * r, r) + batch(1.f);
+#if defined(__AVX512F__)
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) return _mm512_maskz_scalef_ps(keep, y, k);
+#endif
     using ints = xsimd::batch<std::int32_t, Arch>;
     const batch two_k = xsimd::bitwise_cast<float>((xsimd::to_int(k) + ints(127)) << 23);  // k >= -124
     return xsimd::select(keep, y * two_k, batch(0.f));
