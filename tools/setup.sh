@@ -62,6 +62,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   done
 fi
 
+# The wasm CLI and tests run the wasm+relaxed kernels: WebAssembly relaxed SIMD, with the
+# opcodes the compiler emits, needs Node 20 or newer (modules/kernels/arch/relaxed-simd.pre.js).
+# The page does not use it, so an older Node is told, not refused.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$node_major" -ge 20 ] || say "WARNING: Node $(node --version 2>/dev/null || echo '(none)') is too old for the wasm CLI and tests, which need Node 20 or newer (WebAssembly relaxed SIMD); the page does not use it"
+
 # --- 2. bookworm-backports: cmake and the Catch2 sources ---------------------------------
 BACKPORTS=/etc/apt/sources.list.d/cblab-backports.sources
 cmake_ok() {
