@@ -154,18 +154,16 @@ Rect scissor_of(const ImVec4& clip, const ImDrawData& data, int fb_height) {
 
 // The pixels a triangle may touch: its vertices' box, one pixel wider on each side (rasterizer
 // rounding), within its command's scissor.
-Rect pixel_box(float x0, float y0, float x1, float y1, const ImDrawData& data) {
-  const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
-  return {static_cast<int>(std::floor((x0 - off.x) * scale.x)) - 1, static_cast<int>(std::floor((y0 - off.y) * scale.y)) - 1,
-          static_cast<int>(std::ceil((x1 - off.x) * scale.x)) + 1, static_cast<int>(std::ceil((y1 - off.y) * scale.y)) + 1};
-}
 Rect box_of(const Triangle& t, const ImDrawData& data, int fb_height) {
+  const ImVec2 off = data.DisplayPos, scale = data.FramebufferScale;
   float x0 = t.v[0].pos.x, y0 = t.v[0].pos.y, x1 = x0, y1 = y0;
   for (const ImDrawVert& v : t.v) {
     x0 = std::min(x0, v.pos.x), y0 = std::min(y0, v.pos.y);
     x1 = std::max(x1, v.pos.x), y1 = std::max(y1, v.pos.y);
   }
-  return intersect(pixel_box(x0, y0, x1, y1, data), scissor_of(t.clip, data, fb_height));
+  const Rect r{static_cast<int>(std::floor((x0 - off.x) * scale.x)) - 1, static_cast<int>(std::floor((y0 - off.y) * scale.y)) - 1,
+               static_cast<int>(std::ceil((x1 - off.x) * scale.x)) + 1, static_cast<int>(std::ceil((y1 - off.y) * scale.y)) + 1};
+  return intersect(r, scissor_of(t.clip, data, fb_height));
 }
 
 std::vector<Triangle> triangles_of(const ImDrawList& list) {
@@ -335,32 +333,26 @@ void paint(ImDrawData& data, int width, int height, const std::vector<unsigned c
   std::vector<ImVector<ImDrawIdx>> idx(data.CmdLists.Size);
   ImDrawData cut = data;
   cut.CmdLists.clear();
-  std::vector<Rect> boxes;
   for (int l = 0; l < data.CmdLists.Size; ++l) {
     const ImDrawList& list = *data.CmdLists[l];
+    const std::vector<Triangle>& triangles = g_painted[l];  // this frame's, command by command
+    std::size_t first = 0;                                 // the command's first triangle in them
     for (const ImDrawCmd& c : list.CmdBuffer) {
+      const std::size_t count = c.ElemCount / 3;
       const Rect scissor = scissor_of(c.ClipRect, data, height);
-      boxes.clear();
       for (const Rect& r : rects) {
         const Rect s = intersect(scissor, r);
         if (s.empty()) continue;
-        if (boxes.empty())  // the command's triangles' boxes, once it reaches a rectangle
-          for (unsigned i = 0; i + 2 < c.ElemCount; i += 3) {
-            const ImDrawIdx* k = &list.IdxBuffer[c.IdxOffset + i];
-            const ImVec2 a = list.VtxBuffer[c.VtxOffset + k[0]].pos, b = list.VtxBuffer[c.VtxOffset + k[1]].pos,
-                         d = list.VtxBuffer[c.VtxOffset + k[2]].pos;
-            boxes.push_back(pixel_box(std::min({a.x, b.x, d.x}), std::min({a.y, b.y, d.y}), std::max({a.x, b.x, d.x}),
-                                      std::max({a.y, b.y, d.y}), data));
-          }
         ImDrawCmd part = c;
         part.ClipRect = ImVec4(s.x0 / scale.x + off.x, s.y0 / scale.y + off.y, s.x1 / scale.x + off.x, s.y1 / scale.y + off.y);
         part.IdxOffset = static_cast<unsigned>(idx[l].Size);
-        for (unsigned i = 0; i + 2 < c.ElemCount; i += 3)
-          if (!intersect(boxes[i / 3], s).empty())
-            for (unsigned k = 0; k < 3; ++k) idx[l].push_back(list.IdxBuffer[c.IdxOffset + i + k]);
+        for (std::size_t t = 0; t < count; ++t)
+          if (!intersect(box_of(triangles[first + t], data, height), s).empty())
+            for (std::size_t k = 0; k < 3; ++k) idx[l].push_back(list.IdxBuffer[c.IdxOffset + 3 * t + k]);
         part.ElemCount = static_cast<unsigned>(idx[l].Size) - part.IdxOffset;
         if (part.ElemCount > 0) cmds[l].push_back(part);
       }
+      first += count;
     }
     if (!cmds[l].empty()) cut.CmdLists.push_back(data.CmdLists[l]);
   }
