@@ -532,14 +532,18 @@ struct Attention {
         sc.slot[j] = (std::size_t(T.block_table[key / P.block_size]) * P.block_size +
                       key % P.block_size) * Hkv * D;
       }
+      // Rows before first_row belong to tokens before j0: the whole tile is in their causal
+      // future, so they skip it (scores, softmax and P·V). A 512-token chunk over 512 keys
+      // would otherwise fold and rescale 3 rows for every 2 that see a key.
+      const int first_row = std::clamp((j0 - T.first_position) * group, 0, rows);
       // Causal limit, explicit mask and padding become -inf; then the online softmax of KV
       // head kvh's rows, whose scores are s (rows x KEY_TILE), W rows at a time.
       const auto fold = [&](int kvh, float* s) {
         float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
-        for (int r0 = 0; r0 < rows; r0 += W) {
+        for (int r0 = first_row; r0 < rows; r0 += W) {
           const int n = std::min(W, rows - r0);
-          for (int r = r0; r < r0 + n; ++r) {
-            const int i = r / group;
+          int i = r0 / group, g = r0 % group;  // row r is head g of token i (no division per row)
+          for (int r = r0; r < r0 + n; ++r, g = g + 1 < group ? g + 1 : 0, i += g == 0) {
             float* sr = s + r * KEY_TILE;
             const int first_hidden = std::clamp(T.first_position + i - j0 + 1, 0, nk);
             for (int j = first_hidden; j < padded; ++j) sr[j] = NEG_INF;
@@ -567,7 +571,7 @@ struct Attention {
         // block: a burst of 1024 prefetches would fill the line-fill buffers and stall the
         // FMAs behind them until the lines arrive (about 7 % of a D 128 prefill's samples).
         Prefetch next{j0 + KEY_TILE, std::min(num_keys, j0 + 2 * KEY_TILE)};
-        const int row_blocks = 2 * ((rows + NR_T - 1) / NR_T);
+        const int row_blocks = std::max(1, 2 * ((rows - first_row + NR_T - 1) / NR_T));
         const int keys_per_block = (KEY_TILE + row_blocks - 1) / row_blocks;
         for (int kvh = kv0; kvh < kv1; ++kvh) {
           for (int j = 0; j < nk; ++j) {
@@ -580,14 +584,14 @@ struct Attention {
           float* s = sc.s.data();
           transpose_keys(kp, nk, D, sc.kt.data());
           pack_values(vp, nk, D, sc);
-          for (int r0 = 0; r0 < rows; r0 += NR_T) {  // skipping key vectors in the causal future
+          for (int r0 = first_row; r0 < rows; r0 += NR_T) {  // skipping key vectors in the causal future
             const int nr = std::min(NR_T, rows - r0);
             score_rows_t(nr, q + std::size_t(r0) * D, D, sc.kt.data(), padded, visible(r0, nr) - 1,
                          s + r0 * KEY_TILE, KEY_TILE);
             if (kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
           }
           fold(kvh, s);
-          for (int r0 = 0; r0 < rows; r0 += PV_ROWS) {
+          for (int r0 = first_row; r0 < rows; r0 += PV_ROWS) {
             const int nr = std::min(PV_ROWS, rows - r0);
             pv_rows(nr, s + r0 * KEY_TILE, KEY_TILE, vp, visible(r0, nr), o + std::size_t(r0) * D, D);
             if (kvh == kv0) prefetch_keys(P, T, next, keys_per_block, kv0, kv1);
@@ -627,7 +631,7 @@ struct Attention {
           if (c0 + cn == nk)  // pad the last block
             for (int j = nk; j < nk + MAX_KEYS_PER_BLOCK; ++j) kp[j] = kp[nk - 1];
           const float* q = &sc.q[std::size_t(kvh - kv0) * rows * D];
-          for (int r0 = 0; r0 < rows; r0 += 4) {  // up to 4 rows x W/rows keys, reduced across lanes
+          for (int r0 = first_row; r0 < rows; r0 += 4) {  // up to 4 rows x W/rows keys, reduced across lanes
             const int nr = std::min(4, rows - r0);
             score_rows(nr, q + std::size_t(r0) * D, D, kp + c0, cn, visible(r0, nr) - 1 - c0,
                        s_of(kvh) + r0 * KEY_TILE + c0, KEY_TILE);
@@ -641,7 +645,7 @@ struct Attention {
           ask_next_slice(P.v_cache, c0, kvh);
           for (int j = c0; j < c0 + cn; ++j) vp[j] = P.v_cache + sc.slot[j] + std::size_t(kvh) * D;
           float* o = &sc.o[std::size_t(kvh - kv0) * rows * D];
-          for (int r0 = 0; r0 < rows; r0 += PV_ROWS) {
+          for (int r0 = first_row; r0 < rows; r0 += PV_ROWS) {
             const int nr = std::min(PV_ROWS, rows - r0);
             const int count = std::clamp(visible(r0, nr) - c0, 0, cn);
             pv_rows(nr, s_of(kvh) + r0 * KEY_TILE + c0, KEY_TILE, vp + c0, count, o + std::size_t(r0) * D, D);
