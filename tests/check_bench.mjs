@@ -2,7 +2,7 @@
 // not how fast anything is (speed belongs to the bench, not to tests), but that every figure
 // is computed from its case: GB/s and GFLOP/s equal the case's bytes and flops over its time,
 // each ratio is its figure over the machine limit that bounds its kind, every kind and arch is
-// there, and the table has a line per case.
+// there, the table has a line per case, and --kind / --arch keep only the cases asked for.
 // Usage: node check_bench.mjs OUT_DIR [EMULATOR] CBLAB
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,6 +47,15 @@ for (const c of report.cases) {
 const rows = table.split('\n').filter((line) => /^(decode|prefill|gemm) /.test(line));
 check(rows.length === report.cases.length, `the table has ${rows.length} case lines, the JSON ${report.cases.length} cases`);
 check(!table.includes('vs 1 thr'), "a 1-thread run prints no 'vs 1 thr' column");
+
+// --kind and --arch keep only those cases: here the GEMMs on the machine's arch, the same ones.
+const gemmFile = path.join(outDir, 'bench_check_gemm.json');
+execFileSync(command[0], [...command.slice(1), 'bench', '--quick', '--threads', '1', '--kind', 'gemm', '--arch', m.arch,
+                          '--json', gemmFile], { stdio: 'ignore' });
+const only = JSON.parse(fs.readFileSync(gemmFile, 'utf8')).cases.map((c) => `${c.kind} ${c.arch} ${c.label}`);
+const expected = report.cases.filter((c) => c.kind === 'gemm' && c.arch === m.arch).map((c) => `${c.kind} ${c.arch} ${c.label}`);
+check(only.length > 0 && JSON.stringify(only) === JSON.stringify(expected),
+      `--kind gemm --arch ${m.arch} timed [${only.join(', ')}], expected [${expected.join(', ')}]`);
 
 if (problems.length) { console.error(`NOT OK:\n${problems.join('\n')}`); process.exit(1); }
 console.log(`OK: ${report.cases.length} cases on ${new Set(report.cases.map((c) => c.arch)).size} archs, machine ${m.arch}: ` +

@@ -69,6 +69,8 @@ const cases = [
    usage('name: nope not in {paged-attention,prefill-decode-mix,prefill-only,ragged-mask,scheduler-timeline}')],
   ['bench: unknown arch', ['bench', '--arch', 'avx9000'],
    `cblab: --arch avx9000 is not runnable here; choices: ${archs.join(', ')}\n`],
+  ['bench: unknown case kind', ['bench', '--kind', 'train'],
+    'cblab: --kind train is not a case kind; choices: decode, prefill, gemm\n'],
   ['bench: thread count out of range', ['bench', '--threads', '0'], 'cblab: --threads 0 must be between 1 and 256\n'],
   ['bench: thread count not a number', ['bench', '--threads', 'many'], usage('Could not convert: --threads = many')],
   ['bench: --json cannot be written', ['bench', '--quick', '--json', noDir], `cblab: --json: cannot write ${noDir}\n`],

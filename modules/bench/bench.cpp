@@ -297,8 +297,19 @@ std::string describe(const Case& c) {
 // [SECTION] run(), table, JSON -----------------------------------------------------------------
 
 Report run(const Options& options) {
-  const std::string saved_arch(ck::arch());
-  const int saved_threads = ck::num_threads();
+  for (const std::string& k : options.kinds)
+    if (std::ranges::find(kKinds, k) == std::end(kKinds))
+      throw std::invalid_argument("bench: kind '" + k + "' is not one of decode, prefill, gemm");
+  // The arch and thread count are the process's settings: put back as they were when run()
+  // returns, or throws (an unknown arch or a bad thread count below).
+  struct Restore {
+    std::string arch{ck::arch()};
+    int threads = ck::num_threads();
+    ~Restore() {
+      ck::set_arch(arch);
+      ck::set_num_threads(threads);
+    }
+  } restore;
   std::vector<std::string> archs;
   for (auto a : ck::available_archs()) archs.emplace_back(a);
   if (!options.archs.empty()) {
@@ -320,7 +331,9 @@ Report run(const Options& options) {
   report.machine = measure_machine(buffer, options.quick, threads.empty() ? 1 : std::ranges::max(threads));
   const std::span<const float> flush(buffer.data(), std::min<std::size_t>(buffer.size(), 16 << 20));
 
-  const auto specs = make_specs(options.quick);
+  auto specs = make_specs(options.quick);
+  if (!options.kinds.empty())
+    std::erase_if(specs, [&](const Spec& s) { return std::ranges::find(options.kinds, s.shape.kind) == options.kinds.end(); });
   int total = 0, index = 0;
   for (const Spec& s : specs) total += int(configs_for(s, archs, threads).size());
   const Repeat attention_repeat = options.quick ? Repeat{1, 0.02} : Repeat{5, 0.1};
@@ -375,8 +388,6 @@ Report run(const Options& options) {
   report.machine.fma_gflops_all = std::max(report.machine.fma_gflops_all, after.fma_gflops_all);
   for (Case& c : report.cases)
     c.ratio = c.kind == "decode" ? c.gbps / report.machine.read_gbps : c.gflops / report.machine.fma_gflops;
-  ck::set_arch(saved_arch);
-  ck::set_num_threads(saved_threads);
   return report;
 }
 

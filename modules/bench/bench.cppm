@@ -17,9 +17,13 @@ struct Options {
   bool quick = false;              // fewer, shorter repetitions and a smaller read buffer
   std::vector<std::string> archs;  // archs to time; empty = every runnable arch
   std::vector<int> threads{1, 2};  // thread counts (the best arch only for counts > 1)
+  std::vector<std::string> kinds;  // case kinds to time ("decode", "prefill", "gemm"); empty = all
   // Called before each case with "[i/n] what"; may be empty.
   std::function<void(int index, int count, const std::string& what)> progress;
 };
+
+// The case kinds, in the order a run times them.
+inline constexpr const char* kKinds[] = {"decode", "prefill", "gemm"};
 
 struct Machine {
   double read_gbps = 0;   // single-thread streaming read, GB/s (1e9 bytes)

@@ -16,6 +16,7 @@ void cli::register_bench(CLI::App& app) {
     std::string json_path;
     std::vector<std::string> archs;
     std::vector<int> threads{1, 2};
+    std::vector<std::string> kinds;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -25,6 +26,7 @@ void cli::register_bench(CLI::App& app) {
   cmd->add_option("--json", args->json_path, "Also write the results as JSON to this file");
   cmd->add_option("--arch", args->archs, "Only these archs (repeatable; default: every runnable one)");
   cmd->add_option("--threads", args->threads, "Thread counts to time (default: 1 2)");
+  cmd->add_option("--kind", args->kinds, "Only these cases: decode, prefill, gemm (repeatable; default: all)");
   cmd->callback([args] {
     const auto runnable = cblab::kernels::available_archs();
     for (const std::string& a : args->archs)
@@ -33,6 +35,9 @@ void cli::register_bench(CLI::App& app) {
         for (auto r : runnable) choices += (choices.empty() ? "" : ", ") + std::string(r);
         throw cli::UsageError("--arch " + a + " is not runnable here; choices: " + choices);
       }
+    for (const std::string& k : args->kinds)
+      if (std::ranges::find(cblab::bench::kKinds, k) == std::end(cblab::bench::kKinds))
+        throw cli::UsageError("--kind " + k + " is not a case kind; choices: decode, prefill, gemm");
     for (int t : args->threads)
       if (t < 1 || t > 256)
         throw cli::UsageError("--threads " + std::to_string(t) + " must be between 1 and 256");
@@ -42,7 +47,8 @@ void cli::register_bench(CLI::App& app) {
       if (!json_file) throw cli::UsageError("--json: cannot write " + args->json_path);
     }
 
-    cblab::bench::Options options{.quick = args->quick, .archs = args->archs, .threads = args->threads};
+    cblab::bench::Options options{.quick = args->quick, .archs = args->archs, .threads = args->threads,
+                                    .kinds = args->kinds};
     options.progress = [](int index, int count, const std::string& what) {
       std::fprintf(stderr, "\r\033[K[%d/%d] %s", index, count, what.c_str());
       std::fflush(stderr);
