@@ -97,20 +97,26 @@ for (const [name, args, expected, options = {}] of cases) {
   }
 }
 
-// Not an error: a bad CBLAB_ARCH warns, names the choices and falls back (exit 0).
-// Natively only: the wasm CLI (cblab.js under Node) does not see the process environment.
-if (command.length === 1) {
-  const r = spawnSync(command[0], [...command.slice(1), 'info'], { encoding: 'utf8', env: { ...process.env, CBLAB_ARCH: 'avx9000' } });
-  const expected = `cblab: CBLAB_ARCH='avx9000' is not runnable here (choices: ${archs.join(', ')}); using ${archs[0]}\n`;
+// Not errors: a bad CBLAB_ARCH or CBLAB_THREADS warns, names what is allowed and falls back
+// (exit 0). The wasm CLI reads the environment too (cmake/node-env.pre.js), but has no threads.
+const envWarnings = [
+  ['CBLAB_ARCH not runnable', { CBLAB_ARCH: 'avx9000' },
+   `cblab: CBLAB_ARCH='avx9000' is not runnable here (choices: ${archs.join(', ')}); using ${archs[0]}\n`],
+  ...(command.length === 1 ? [
+    ['CBLAB_THREADS not a number', { CBLAB_THREADS: 'abc' }, "cblab: CBLAB_THREADS='abc' is not a thread count (allowed 1..256); using 1\n"],
+    ['CBLAB_THREADS out of range', { CBLAB_THREADS: '0' }, "cblab: CBLAB_THREADS='0' is not a thread count (allowed 1..256); using 1\n"],
+    ['CBLAB_THREADS with trailing text', { CBLAB_THREADS: '2x' }, "cblab: CBLAB_THREADS='2x' is not a thread count (allowed 1..256); using 1\n"],
+  ] : []),
+];
+for (const [name, env, expected] of envWarnings) {
+  const r = spawnSync(command[0], [...command.slice(1), 'info'], { encoding: 'utf8', env: { ...process.env, ...env } });
   if (r.status === 0 && r.stderr === expected) {
     ++passed;
-    console.log('ok    CBLAB_ARCH not runnable: a warning, then the default arch');
+    console.log(`ok    ${name}: a warning, then the default`);
   } else {
     ++failed;
-    console.log(`FAIL  CBLAB_ARCH not runnable: exit ${r.status}, stderr:\n${r.stderr}expected:\n${expected}`);
+    console.log(`FAIL  ${name}: exit ${r.status}, stderr:\n${r.stderr}expected:\n${expected}`);
   }
-} else {
-  console.log('skip  CBLAB_ARCH not runnable: the wasm CLI does not read the environment');
 }
 
 fs.rmSync(dir, { recursive: true, force: true });

@@ -5,8 +5,11 @@
 // hands out items, so a worker that finishes early simply takes the next one.
 module;
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <format>
 #include <functional>
@@ -93,11 +96,16 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+// CBLAB_THREADS, if set: a whole number 1..256. Anything else is named in a warning and 1 used
+// (as a bad CBLAB_ARCH falls back to the default arch): a typo must not pass silently.
 int initial_num_threads() {
-  if (const char* env = std::getenv("CBLAB_THREADS"); env && *env) {
-    const int n = std::atoi(env);
-    if (n >= 1 && n <= 256) return n;
-  }
+  const char* env = std::getenv("CBLAB_THREADS");
+  if (!env || !*env) return 1;
+  int n = 0;
+  const char* end = env + std::strlen(env);
+  const auto [ptr, ec] = std::from_chars(env, end, n);
+  if (ec == std::errc() && ptr == end && n >= 1 && n <= 256) return n;
+  std::fprintf(stderr, "cblab: CBLAB_THREADS='%s' is not a thread count (allowed 1..256); using 1\n", env);
   return 1;
 }
 
