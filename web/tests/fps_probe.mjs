@@ -79,6 +79,8 @@ async function measure(page, root, ms, during) {
 
 const variants = {
   default: { args: chromiumArgs },
+  // As the frame-rate test opens the page (web/tests/share.test.mjs): TurboFan code from the start.
+  noliftoff: { args: [...chromiumArgs, '--js-flags=--no-liftoff'] },
   // A changed frame repaints the whole canvas (what the page did before partial repaint), with
   // preserveDrawingBuffer as the default page has it, and without (what it cost).
   full: { args: chromiumArgs, query: '?paint=full' },
