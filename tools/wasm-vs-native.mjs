@@ -56,9 +56,12 @@ if (opts.kinds.length === 0) opts.kinds = ['decode', 'prefill'];
 if (!fs.existsSync(opts.native)) fail(`no native cblab at ${opts.native}: build it first (tools/test.sh)`);
 if (!fs.existsSync(opts.wasm)) fail(`no wasm cblab.js at ${opts.wasm}: build it first (tools/test.sh)`);
 
+// A cblab.js runs under this Node, anything else as a program (so either side can be either
+// build: tests/check_wasm_vs_native.mjs puts one build on both sides).
+const launch = (file) => (file.endsWith('.js') ? [process.execPath, file] : [file]);
 const sides = [
-  { name: 'native', command: [opts.native] },
-  { name: 'wasm', command: [process.execPath, opts.wasm] },
+  { name: 'native', command: launch(opts.native) },
+  { name: 'wasm', command: launch(opts.wasm) },
 ];
 for (const side of sides) {
   const info = execFileSync(side.command[0], [...side.command.slice(1), 'info'], { encoding: 'utf8' });
