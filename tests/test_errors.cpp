@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 import cblab;
+import cblab.bench;
 
 namespace test_errors {  // this file's names: the test sources build as unity batches
 
@@ -428,6 +429,21 @@ TEST_CASE("errors: kernel arch and thread count", "[errors]") {
   // The engine still runs as before on the unchanged arch.
   cblab::Engine e = flight();
   CHECK(finish(e) == reference_outcome());
+}
+
+TEST_CASE("errors: bench options, refused before anything is measured", "[errors]") {
+  const std::string arch(cblab::kernels::arch());
+  const int threads = cblab::kernels::num_threads();
+  CHECK_THROWS_MATCHES(cblab::bench::run({.kinds = {"gemm", "train"}}), std::invalid_argument,
+                       Message("bench: kind 'train' is not one of decode, prefill, gemm"));
+  // run() switches to each asked-for arch to check it: a good one before a bad one must not
+  // leave the process on the good one. Nor a bad thread count after a good one.
+  CHECK_THROWS_MATCHES(cblab::bench::run({.archs = {"scalar", "avx9000"}}), std::invalid_argument,
+                       MessageMatches(StartsWith("set_arch: arch 'avx9000' is not runnable")));
+  CHECK_THROWS_MATCHES(cblab::bench::run({.threads = {2, 0}}), std::invalid_argument,
+                       Message("set_num_threads: n is 0, must be between 1 and 256"));
+  CHECK(cblab::kernels::arch() == arch);
+  CHECK(cblab::kernels::num_threads() == threads);
 }
 
 // [numbers beyond their type] -----------------------------------------------------------------
