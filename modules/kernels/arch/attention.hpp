@@ -543,7 +543,7 @@ struct Attention {
         for (int r0 = first_row; r0 < rows; r0 += W) {
           const int n = std::min(W, rows - r0);
           int i = r0 / group, g = r0 % group;  // row r is head g of token i (no division per row)
-          for (int r = r0; r < r0 + n; ++r, g = g + 1 < group ? g + 1 : 0, i += g == 0) {
+          for (int r = r0; r < r0 + n; ++r) {
             float* sr = s + r * KEY_TILE;
             const int first_hidden = std::clamp(T.first_position + i - j0 + 1, 0, nk);
             for (int j = first_hidden; j < padded; ++j) sr[j] = NEG_INF;
@@ -552,6 +552,7 @@ struct Attention {
               for (int j = 0; j < first_hidden; ++j)
                 if (!mr[j]) sr[j] = NEG_INF;
             }
+            if (++g == group) g = 0, ++i;
           }
           alignas(64) float alpha[W];
           const std::size_t row = std::size_t(kvh - kv0) * rows + r0;
