@@ -18,6 +18,9 @@ export const shotsDir = path.join(repo, 'build/screenshots');
 export const chromiumArgs = ['--headless=new', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
                              '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
                              '--disable-component-update', '--disable-sync'];
+// ... and V8 compiling the page's wasm with its optimising compiler (TurboFan) from the first
+// frame, the code a warmed-up page runs: the frame-rate test opens the page so (share.test.mjs).
+export const turbofanArgs = [...chromiumArgs, '--js-flags=--no-liftoff'];
 
 // options: query (e.g. '?redraw=always'), hash (e.g. '#w=...'), viewport, deviceScaleFactor, args
 // (Chromium's flags, chromiumArgs unless given), init (a script run before the page's own).

@@ -10,7 +10,7 @@
 // /proc — which, unlike the frame rate, does not depend on how loaded the machine is.
 import fs from 'node:fs';
 import os from 'node:os';
-import { openPage, chromiumArgs, state, act, waitForState } from './browser.mjs';
+import { openPage, chromiumArgs, turbofanArgs, state, act, waitForState } from './browser.mjs';
 
 // Every thread of every process below `root` (the browser), as name -> CPU ticks.
 function threadTicks(root) {
@@ -80,7 +80,7 @@ async function measure(page, root, ms, during) {
 const variants = {
   default: { args: chromiumArgs },
   // As the frame-rate test opens the page (web/tests/share.test.mjs): TurboFan code from the start.
-  noliftoff: { args: [...chromiumArgs, '--js-flags=--no-liftoff'] },
+  noliftoff: { args: turbofanArgs },
   // A changed frame repaints the whole canvas (what the page did before partial repaint), with
   // preserveDrawingBuffer as the default page has it, and without (what it cost).
   full: { args: chromiumArgs, query: '?paint=full' },

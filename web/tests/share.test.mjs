@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
-import { openPage, chromiumArgs, state, act, hover, waitForState, screenshot, assertNotBlank, pngPixels } from './browser.mjs';
+import { openPage, turbofanArgs, state, act, hover, waitForState, screenshot, assertNotBlank, pngPixels } from './browser.mjs';
 
 // Frames per second over `ms` of wall time, counted by the app itself, and how many of them were
 // painted (a frame whose picture did not change is not painted again: web/main.cpp).
@@ -82,7 +82,7 @@ async function busyCores(ms) {
 test('64 requests and 1024 blocks: at least 30 fps idle, running and with the mouse sweeping the block grid, every step painted', async () => {
   const cores = os.cpus().length, busy = await busyCores(2000), loadBefore = os.loadavg()[0];
   const strict = process.env.CBLAB_FPS_STRICT === '1' || busy <= 0.5;
-  const { page, close } = await openPage({ args: [...chromiumArgs, '--js-flags=--no-liftoff'] });
+  const { page, close } = await openPage({ args: turbofanArgs });
   try {
     // Baseline: the same page with no requests, under the same machine load.
     assert.equal((await act(page, 'load_workload', { json: '{"requests": []}' })).ok, true);
