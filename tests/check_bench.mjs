@@ -1,7 +1,8 @@
 // ctest script: runs `cblab bench --quick --threads 1 --json FILE` and checks what it reports —
 // not how fast anything is (speed belongs to the bench, not to tests), but that every figure
 // is computed from its case: GB/s and GFLOP/s equal the case's bytes and flops over its time,
-// each ratio is its figure over the machine limit that bounds its kind, every kind and arch is
+// each ratio is its figure over the machine limit that bounds its kind (and decode's also over
+// how fast its blocks read in table order), every kind and arch is
 // there, the table has a line per case, and --kind / --arch keep only the cases asked for.
 // Usage: node check_bench.mjs OUT_DIR [EMULATOR] CBLAB
 import { execFileSync } from 'node:child_process';
@@ -19,6 +20,8 @@ const close = (a, b) => Math.abs(a - b) <= 1e-6 * Math.max(Math.abs(a), Math.abs
 
 const m = report.machine;
 check(m.read_gbps > 0 && m.fma_gflops > 0, `machine limits must be positive: ${JSON.stringify(m)}`);
+check(typeof m.read_arch === 'string' && m.read_arch !== 'scalar' && m.read_arch.length > 0,
+      `the read probe names the SIMD arch whose loads it kept: ${m.read_arch}`);
 check(report.cases.length > 0, 'no cases');
 for (const kind of ['decode', 'prefill', 'gemm'])
   check(report.cases.some((c) => c.kind === kind && c.arch === m.arch), `no ${kind} case on the machine's arch ${m.arch}`);
@@ -42,6 +45,11 @@ for (const c of report.cases) {
   check(close(c.gbps, bytes / c.seconds / 1e9), `${name}: ${c.gbps} GB/s, its bytes over its time give ${bytes / c.seconds / 1e9}`);
   const ratio = c.kind === 'decode' ? c.gbps / m.read_gbps : c.gflops / m.fma_gflops;
   check(close(c.ratio, ratio), `${name}: ratio ${c.ratio}, expected ${ratio}`);
+  // Decode also against how fast plain loads read its blocks in table order.
+  if (c.kind === 'decode')
+    check(c.paged_read_gbps > 0 && close(c.ratio_paged, c.gbps / c.paged_read_gbps),
+          `${name}: paged read ${c.paged_read_gbps} GB/s, ratio_paged ${c.ratio_paged}`);
+  else check(!('paged_read_gbps' in c), `${name}: a paged read figure on a ${c.kind} case`);
 }
 
 const rows = table.split('\n').filter((line) => /^(decode|prefill|gemm) /.test(line));
@@ -59,4 +67,4 @@ check(only.length > 0 && JSON.stringify(only) === JSON.stringify(expected),
 
 if (problems.length) { console.error(`NOT OK:\n${problems.join('\n')}`); process.exit(1); }
 console.log(`OK: ${report.cases.length} cases on ${new Set(report.cases.map((c) => c.arch)).size} archs, machine ${m.arch}: ` +
-            `read ${m.read_gbps.toFixed(1)} GB/s, FMA peak ${m.fma_gflops.toFixed(1)} GFLOP/s`);
+            `read ${m.read_gbps.toFixed(1)} GB/s (${m.read_arch} loads), FMA peak ${m.fma_gflops.toFixed(1)} GFLOP/s`);

@@ -182,4 +182,33 @@ TEST_CASE("the thread count is configurable and checked", "[kernels]") {
   CHECK_THROWS_WITH(ck::set_num_threads(0), Catch::Matchers::ContainsSubstring("n is 0"));
 }
 
+// The benchmark's probes compute nothing useful, but they must read what they claim to read.
+// Small whole numbers make every float sum exact, in any order, on every arch.
+TEST_CASE("the read probes sum exactly what they read; a block outside the pool is refused", "[kernels]") {
+  ArchGuard guard;
+  constexpr std::size_t block_floats = 48, pool_blocks = 10;  // 48: three AVX-512 vectors, not a multiple of 32
+  std::vector<float> k(pool_blocks * block_floats), v(k.size());
+  for (std::size_t i = 0; i < k.size(); ++i) k[i] = float(i % 7), v[i] = float(i % 5);
+  const std::vector<std::int32_t> blocks{3, 7, 0, 9, 3};
+  double want = 0;
+  for (std::int32_t b : blocks)
+    for (std::size_t f = 0; f < block_floats; ++f) want += k[b * block_floats + f] + v[b * block_floats + f];
+  double want_stream = 0;
+  for (float x : k) want_stream += x;
+  for (std::string_view arch : ck::available_archs()) {
+    ck::set_arch(arch);
+    INFO(arch);
+    CHECK(ck::probe_stream_read(k) == float(want_stream));
+    CHECK(ck::probe_paged_read(k, v, blocks, block_floats, false) == float(want));
+    CHECK(ck::probe_paged_read(k, v, blocks, block_floats, true) == float(want));
+    CHECK(ck::probe_paged_read(k, v, {}, block_floats, true) == 0.f);
+  }
+  const std::vector<std::int32_t> outside{1, 10};
+  CHECK_THROWS_WITH(ck::probe_paged_read(k, v, outside, block_floats, false),
+                    Catch::Matchers::ContainsSubstring("blocks[1] = 10 is outside the pool: 0 to 9 allowed"));
+  const std::vector<std::int32_t> negative{-1};
+  CHECK_THROWS_WITH(ck::probe_paged_read(k, v, negative, block_floats, false),
+                    Catch::Matchers::ContainsSubstring("blocks[0] = -1 is outside the pool"));
+}
+
 }  // namespace test_kernels

@@ -1,8 +1,8 @@
 // cblab.bench — how fast the kernels are, measured against this machine's own limits.
 //
 // One run first measures the machine (single-thread streaming read bandwidth over a buffer
-// much larger than the caches; FMA peak with independent accumulator chains, on the best
-// arch), then times each case on each arch and thread count, and reports every figure as a
+// much larger than the caches, the best of every SIMD arch's loads; FMA peak with independent
+// accumulator chains, on the best arch), then times each case on each arch and thread count, and reports every figure as a
 // ratio to the limit that bounds it: decode attention to the read bandwidth (it must read the
 // whole K/V once per token), prefill attention and GEMM to the FMA peak (compute bound).
 module;
@@ -28,7 +28,8 @@ inline constexpr const char* kKinds[] = {"decode", "prefill", "gemm"};
 struct Machine {
   double read_gbps = 0;   // single-thread streaming read, GB/s (1e9 bytes)
   double fma_gflops = 0;  // single-thread FMA peak, GFLOP/s
-  std::string arch;       // the arch both were measured with (the best one)
+  std::string arch;       // the best arch: the FMA peak is measured with it
+  std::string read_arch;  // the arch whose loads streamed fastest (the read probe runs on each)
   double read_buffer_mib = 0;
   // The FMA probe on `all_threads` threads at once (the largest thread count timed; 1 and 0
   // when only 1 thread is): what the cores do together. Where the vCPUs are hyperthreads of one
@@ -55,6 +56,11 @@ struct Case {
   double flops = 0;
   double gbps = 0, gflops = 0;
   double ratio = 0;  // to read_gbps (decode) or fma_gflops (prefill, gemm)
+  // Decode: how fast the machine reads this case's K/V blocks at all, in block-table order with
+  // plain loads (probe_paged_read, the faster of without and with asking for the next block),
+  // and the case's GB/s over it. Blocks are scattered over the pool, and the hardware
+  // prefetcher starts over at each: a limit below read_gbps that no kernel can walk around.
+  double paged_read_gbps = 0, ratio_paged = 0;
   // threads > 1: how many times faster than 1 thread, the median over pairs of calls timed
   // back to back (1 thread, then this many). This machine's speed can halve for minutes at a
   // time, so two medians taken a few seconds apart may fall in different phases; a pair

@@ -1,7 +1,12 @@
 // probes.cpp — the machine probes on the active arch (SIMD in arch/probes.hpp); the "scalar"
 // arch runs the same loops on single floats.
 module;
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <format>
 #include <span>
+#include <stdexcept>
 #include "arch/kernel_table.hpp"
 module cblab.kernels;
 
@@ -11,6 +16,26 @@ float probe_stream_read(std::span<const float> data) {
   if (const auto kernel = detail::active().stream_read) return kernel(data.data(), data.size());
   float sum = 0.f;
   for (float x : data) sum += x;
+  return sum;
+}
+
+float probe_paged_read(std::span<const float> k_cache, std::span<const float> v_cache,
+                       std::span<const std::int32_t> blocks, std::size_t block_floats, bool prefetch_next) {
+  const std::size_t pool_blocks = block_floats == 0 ? 0 : std::min(k_cache.size(), v_cache.size()) / block_floats;
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    if (blocks[i] < 0 || std::size_t(blocks[i]) >= pool_blocks)
+      throw std::invalid_argument(
+          pool_blocks == 0
+              ? std::format("probe_paged_read: blocks[{}] = {}, but the pool holds no block of {} floats", i,
+                            blocks[i], block_floats)
+              : std::format("probe_paged_read: blocks[{}] = {} is outside the pool: 0 to {} allowed ({} blocks of {} floats)",
+                            i, blocks[i], pool_blocks - 1, pool_blocks, block_floats));
+  if (const auto kernel = detail::active().paged_read)
+    return kernel(k_cache.data(), v_cache.data(), blocks.data(), blocks.size(), block_floats, prefetch_next);
+  float sum = 0.f;
+  for (const std::int32_t b : blocks)
+    for (const std::span<const float> cache : {k_cache, v_cache})
+      for (float x : cache.subspan(std::size_t(b) * block_floats, block_floats)) sum += x;
   return sum;
 }
 

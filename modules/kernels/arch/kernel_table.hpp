@@ -67,8 +67,11 @@ struct KernelTable {
   int (*argmax)(const float* logits, int n);
 
   // Machine probes for the benchmark (see probes.hpp): one streaming pass summing data: (n);
-  // iterations x fma_chains vector FMAs of float_lanes lanes each.
+  // the blocks of a paged pool read in table order; iterations x fma_chains vector FMAs of
+  // float_lanes lanes each.
   float (*stream_read)(const float* data, std::size_t n);
+  float (*paged_read)(const float* k, const float* v, const std::int32_t* blocks,
+                      std::size_t num_blocks, std::size_t block_floats, bool prefetch_next);
   float (*fma_chains)(long long iterations, float seed);
   int fma_chains_per_iteration;
   int float_lanes;

@@ -22,6 +22,7 @@ constexpr KernelTable make_table(const char* name) {
       .softmax = &simd::softmax<Arch>,
       .argmax = &simd::argmax<Arch>,
       .stream_read = &simd::stream_read<Arch>,
+      .paged_read = &simd::paged_read<Arch>,
       .fma_chains = &simd::fma_chains<Arch>,
       .fma_chains_per_iteration = simd::FMA_CHAINS,
       .float_lanes = int(xsimd::batch<float, Arch>::size),

@@ -1,7 +1,8 @@
-// probes.hpp — two tiny loops that measure the machine rather than compute anything useful:
-// the limits the benchmark compares every kernel with.
+// probes.hpp — tiny loops that measure the machine rather than compute anything useful: the
+// limits the benchmark compares every kernel with.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <xsimd/xsimd.hpp>
 #include "madd.hpp"
 
@@ -22,6 +23,27 @@ float stream_read(const float* data, std::size_t n) {
   for (const batch& a : acc) total += a;
   float sum = xsimd::reduce_add(total);
   for (; i < n; ++i) sum += data[i];
+  return sum;
+}
+
+// Reads a paged KV pool the way decode attention must: block by block in block-table order,
+// each block's K rows then its V rows (block_floats floats each), summing them as stream_read
+// does. Blocks sit at random places in the pool, so the hardware prefetcher, which follows a
+// stream within a page, starts over at every block; with prefetch_next the next block's lines
+// are asked for before this one is read. Timed: how fast this machine reads this layout at all.
+template <class Arch>
+float paged_read(const float* k, const float* v, const std::int32_t* blocks, std::size_t num_blocks,
+                 std::size_t block_floats, bool prefetch_next) {
+  float sum = 0.f;
+  for (std::size_t b = 0; b < num_blocks; ++b) {
+    if (prefetch_next && b + 1 < num_blocks)
+      for (const float* cache : {k, v}) {
+        const float* next = cache + std::size_t(blocks[b + 1]) * block_floats;
+        for (std::size_t f = 0; f < block_floats; f += 64 / sizeof(float)) __builtin_prefetch(next + f);
+      }
+    sum += stream_read<Arch>(k + std::size_t(blocks[b]) * block_floats, block_floats);
+    sum += stream_read<Arch>(v + std::size_t(blocks[b]) * block_floats, block_floats);
+  }
   return sum;
 }
 
