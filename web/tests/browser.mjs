@@ -19,7 +19,7 @@ export const chromiumArgs = ['--headless=new', '--no-sandbox', '--use-angle=swif
                              '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
                              '--disable-component-update', '--disable-sync'];
 // ... and V8 compiling the page's wasm with its optimising compiler (TurboFan) from the first
-// frame, the code a warmed-up page runs: the frame-rate test opens the page so (share.test.mjs).
+// frame, the code a warmed-up page runs: the page benchmark (fps_probe.mjs) and the painting test (share.test.mjs) open the page so.
 export const turbofanArgs = [...chromiumArgs, '--js-flags=--no-liftoff'];
 
 // options: query (e.g. '?redraw=always'), hash (e.g. '#w=...'), viewport, deviceScaleFactor, args

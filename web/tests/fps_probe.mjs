@@ -83,7 +83,7 @@ async function measure(page, root, ms, during) {
 
 const variants = {
   default: { args: chromiumArgs },
-  // As the frame-rate test opens the page (web/tests/share.test.mjs): TurboFan code from the start.
+  // As the benchmark and the painting test (web/tests/share.test.mjs) open the page: TurboFan code from the start.
   noliftoff: { args: turbofanArgs },
   // A changed frame repaints the whole canvas (what the page did before partial repaint), with
   // preserveDrawingBuffer as the default page has it, and without (what it cost).
