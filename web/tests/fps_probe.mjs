@@ -174,7 +174,7 @@ if (only.length === 0) {
   const best = (all) => all.reduce((a, b) => (b.fps > a.fps ? b : a));
   const machine = { cores: os.cpus().length, viewport: '1280x800' };
   {
-    const { page, close, userDataDir } = await openPage(variants.always);
+    const { page, close, userDataDir } = await openPage({ ...variants.always, args: turbofanArgs });
     try {
       await act(page, 'load_workload', { json: '{"requests": []}' });
       await waitForState(page, 'window.cblab.state().frame > 10');
