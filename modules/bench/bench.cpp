@@ -119,6 +119,8 @@ Machine measure_machine(const Floats& buffer, bool quick, int all_threads) {
   m.arch = std::string(ck::available_archs().front());
   ck::set_arch(m.arch);
   m.read_buffer_mib = double(buffer.size() * sizeof(float)) / (1 << 20);
+  m.decode_prefetch = ck::decode_prefetch();
+  m.decode_prefetch_reason = std::string(ck::decode_prefetch_reason());
   volatile float sink = ck::probe_stream_read(buffer);  // warm-up: pages mapped, clocks up
   // The read probe on every SIMD arch: the widest loads are not always the fastest stream
   // (AMD Zen 4 read 22 GB/s with 512-bit loads and 26 with 256-bit ones).
@@ -428,8 +430,10 @@ std::string format_table(const Report& report) {
   std::string s = std::format(
       "machine ({}, 1 thread): read {:.1f} GB/s over {:.0f} MiB ({} loads), FMA peak {:.1f} GFLOP/s\n"
       "ratio: decode to read bandwidth, prefill and gemm to FMA peak\n"
-      "paged: how fast plain loads read a decode case's K/V blocks in block-table order (GB/s), and the case over it\n",
-      m.arch, m.read_gbps, m.read_buffer_mib, m.read_arch, m.fma_gflops);
+      "paged: how fast plain loads read a decode case's K/V blocks in block-table order (GB/s), and the case over it\n"
+      "decode prefetch: {} ({})\n",
+      m.arch, m.read_gbps, m.read_buffer_mib, m.read_arch, m.fma_gflops, m.decode_prefetch ? "on" : "off",
+      m.decode_prefetch_reason);
   if (m.all_threads > 1)
     s += std::format(
         "vs 1 thr: the median of pairs of calls timed back to back on 1 thread and on thr threads\n"
@@ -461,7 +465,8 @@ std::string to_json(const Report& report) {
                   {"fma_gflops", report.machine.fma_gflops},
                   {"arch", report.machine.arch},
                   {"read_buffer_mib", report.machine.read_buffer_mib},
-                  {"read_arch", report.machine.read_arch}};
+                  {"read_arch", report.machine.read_arch},
+                  {"decode_prefetch", report.machine.decode_prefetch}};
   if (report.machine.all_threads > 1) {
     j["machine"]["all_threads"] = report.machine.all_threads;
     j["machine"]["fma_gflops_all"] = report.machine.fma_gflops_all;

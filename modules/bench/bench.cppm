@@ -30,6 +30,8 @@ struct Machine {
   double fma_gflops = 0;  // single-thread FMA peak, GFLOP/s
   std::string arch;       // the best arch: the FMA peak is measured with it
   std::string read_arch;  // the arch whose loads streamed fastest (the read probe runs on each)
+  bool decode_prefetch = true;  // kernels::decode_prefetch() during the run, and why
+  std::string decode_prefetch_reason;
   double read_buffer_mib = 0;
   // The FMA probe on `all_threads` threads at once (the largest thread count timed; 1 and 0
   // when only 1 thread is): what the cores do together. Where the vCPUs are hyperthreads of one

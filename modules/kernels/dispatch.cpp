@@ -8,6 +8,9 @@ module;
 #include <string_view>
 #include <vector>
 #include <xsimd/xsimd.hpp>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include "arch/kernel_table.hpp"
 module cblab.kernels;
 
@@ -60,6 +63,41 @@ const KernelTable* initial_table() {
 
 std::atomic<const KernelTable*> g_active{nullptr};
 
+// The CPU's vendor string from cpuid leaf 0 ("GenuineIntel", "AuthenticAMD", ...); empty
+// where there is none (wasm, other ISAs).
+std::string cpu_vendor() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(0, &a, &b, &c, &d)) {
+    char v[13] = {};
+    for (int i = 0; i < 4; ++i) v[i] = char(b >> (8 * i)), v[4 + i] = char(d >> (8 * i)), v[8 + i] = char(c >> (8 * i));
+    return v;
+  }
+#endif
+  return {};
+}
+
+struct DecodePrefetch {
+  bool on;
+  std::string reason;
+};
+
+DecodePrefetch initial_decode_prefetch() {
+#if defined(__EMSCRIPTEN__)
+  return {false, "wasm: a line is asked for with a load, which costs more than it saves in slices"};
+#else
+  const std::string vendor = cpu_vendor();
+  if (vendor == "AuthenticAMD" || vendor == "HygonGenuine")
+    return {false, vendor + ": its hardware prefetcher follows the slice walk"};
+  return {true, vendor.empty() ? std::string("default") : vendor};
+#endif
+}
+
+DecodePrefetch& decode_prefetch_state() {
+  static DecodePrefetch state = initial_decode_prefetch();
+  return state;
+}
+
 }  // namespace
 
 const KernelTable& active() {
@@ -82,6 +120,12 @@ std::vector<std::string_view> available_archs() {
   for (const detail::KernelTable* t : detail::runnable_tables()) names.push_back(t->name);
   return names;
 }
+
+bool decode_prefetch() { return detail::decode_prefetch_state().on; }
+
+void set_decode_prefetch(bool on) { detail::decode_prefetch_state() = {on, "set_decode_prefetch"}; }
+
+std::string_view decode_prefetch_reason() { return detail::decode_prefetch_state().reason; }
 
 void set_arch(std::string_view name) {
   const detail::KernelTable* t = detail::find_table(name);

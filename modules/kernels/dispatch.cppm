@@ -22,6 +22,17 @@ std::vector<std::string_view> available_archs();
 // Force an arch by name. Throws std::invalid_argument naming the value and the choices.
 void set_arch(std::string_view name);
 
+// Whether decode over big slots (all KV heads of a key take 2 KiB or more) asks for the next
+// slice of keys (a software prefetch) while it computes the current one. That helps where the
+// hardware prefetcher does not follow the walk on its own and hurts where it does: reading big
+// slots slice by slice with it was 1.5x on Intel Cascade Lake, and on AMD Zen 4 the same walk is
+// 1.2x faster without it (docs/kernels.md). Chosen at first use from the CPU's vendor (AMD and
+// Hygon: no; the wasm kernels never ask); set_decode_prefetch() forces it. Same bits either way.
+bool decode_prefetch();
+void set_decode_prefetch(bool on);
+// The reason for the current choice, for `cblab info` and the bench.
+std::string_view decode_prefetch_reason();
+
 }  // namespace cblab::kernels
 
 namespace cblab::kernels::detail {

@@ -141,7 +141,8 @@ AttentionProblem make_problem(std::span<const float> q, std::span<float> out,
                               const AttentionShape& shape) {
   return {.q = q.data(), .out = out.data(), .num_heads = shape.num_heads,
           .num_kv_heads = shape.num_kv_heads, .head_dim = shape.head_dim, .scale = shape.scale,
-          .k_cache = k.data(), .v_cache = v.data(), .block_size = block_size};
+          .k_cache = k.data(), .v_cache = v.data(), .block_size = block_size,
+          .ask_next_slice = decode_prefetch()};
 }
 
 }  // namespace

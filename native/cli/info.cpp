@@ -1,4 +1,4 @@
-// cblab info — the version and the SIMD arch the kernels use.
+// cblab info — the version, the SIMD arch the kernels use, and whether decode prefetches.
 #include <cstdio>
 #include <string>
 #include "commands.hpp"
@@ -11,5 +11,7 @@ void cli::register_info(CLI::App& app) {
     std::printf("arch  %s (runnable:", std::string(cblab::kernels::arch()).c_str());
     for (auto a : cblab::kernels::available_archs()) std::printf(" %s", std::string(a).c_str());
     std::printf(")\n");
+    std::printf("decode prefetch  %s (%s)\n", cblab::kernels::decode_prefetch() ? "on" : "off",
+                std::string(cblab::kernels::decode_prefetch_reason()).c_str());
   });
 }

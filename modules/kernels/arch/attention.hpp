@@ -619,7 +619,7 @@ struct Attention {
         prefetch_keys(P, T, next, KEY_TILE, kv0, kv1);
       }
       const auto ask_next_slice = [&](const float* cache, int c0, int kvh) {
-        if (sliced && ASK_NEXT_SLICE)
+        if (sliced && ASK_NEXT_SLICE && P.ask_next_slice)
           prefetch_rows(P, T, cache, j0 + c0 + SLICE, std::min(num_keys, j0 + c0 + 2 * SLICE), kvh, kvh + 1);
       };
       float* const s_all = sc.s.data();

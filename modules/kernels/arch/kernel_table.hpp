@@ -25,6 +25,9 @@ struct AttentionProblem {
   const float* k_cache = nullptr;  // (NB, B, Hkv, D); dense K is the case NB = 1, B = S
   const float* v_cache = nullptr;  // (NB, B, Hkv, D)
   int block_size = 1;              // B
+  // Decode over big slots asks for the next slice of keys while it computes this one (see
+  // attention.hpp); dispatch.cppm says why that is a per-CPU choice.
+  bool ask_next_slice = true;
 };
 
 // One work item: a tile of consecutive query tokens of one request, all heads or (kv_head >= 0)
