@@ -431,7 +431,7 @@ std::string format_table(const Report& report) {
       "machine ({}, 1 thread): read {:.1f} GB/s over {:.0f} MiB ({} loads), FMA peak {:.1f} GFLOP/s\n"
       "ratio: decode to read bandwidth, prefill and gemm to FMA peak\n"
       "paged: how fast plain loads read a decode case's K/V blocks in block-table order (GB/s), and the case over it\n"
-      "decode prefetch: {} ({})\n",
+      "next-slice prefetch in decode: {} ({})\n",
       m.arch, m.read_gbps, m.read_buffer_mib, m.read_arch, m.fma_gflops, m.decode_prefetch ? "on" : "off",
       m.decode_prefetch_reason);
   if (m.all_threads > 1)
