@@ -20,7 +20,7 @@ JOBS=${CBLAB_JOBS:-$(nproc)}
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(native docs wasm browser native-debug)
 
-total_pass=0 total_fail=0 failed_stages=()
+total_pass=0 total_fail=0 failed_stages=() failed_tests=()
 declare -A background_ctest=()
 log_dir="$ROOT/build/test-logs"; mkdir -p "$log_dir"
 
@@ -77,6 +77,9 @@ count_ctest() {
   n_total=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line"); n_fail=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
   if [ -z "$line" ]; then n_total=0 n_fail=1; fi
   total_pass=$((total_pass + n_total - n_fail)); total_fail=$((total_fail + n_fail))
+  local t
+  while IFS= read -r t; do failed_tests+=("$name: $t"); done < <(
+    sed -n '/The following tests FAILED:/,$p' "$log_dir/$name-ctest.log" | grep -E '^\s+[0-9]+ - ' | sed -E 's/^\s+[0-9]+ - //')
   [ "$rc" = 0 ] && [ "$n_fail" = 0 ] || failed_stages+=("$name")
 }
 
@@ -95,6 +98,9 @@ browser_stage() {
   n_pass=$(grep -E '^ℹ pass [0-9]+' "$log_dir/browser-node.log" | awk '{print $3}')
   n_fail=$(grep -E '^ℹ fail [0-9]+' "$log_dir/browser-node.log" | awk '{print $3}')
   total_pass=$((total_pass + ${n_pass:-0})); total_fail=$((total_fail + ${n_fail:-1}))
+  local t
+  while IFS= read -r t; do failed_tests+=("browser: $t"); done < <(
+    grep -E '^✖ ' "$log_dir/browser-node.log" | grep -v '^✖ failing tests' | sed -E 's/^✖ //; s/ \([0-9.]+ms\)$//' | sort -u)
   [ "$rc" = 0 ] || failed_stages+=("browser")
   timer_end browser
 }
@@ -113,13 +119,15 @@ docs_stage() {
   local n_pass n_fail
   n_pass=$(sed -E 's/docs: ([0-9]+) passed.*/\1/' <<<"$line"); n_fail=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
   total_pass=$((total_pass + ${n_pass:-0})); total_fail=$((total_fail + ${n_fail:-1}))
+  local t
+  while IFS= read -r t; do failed_tests+=("docs: $t"); done < <(grep -E '^FAIL' "$log_dir/docs.log" | sed -E 's/^FAIL +//')
   [ "$rc" = 0 ] || failed_stages+=("docs")
   timer_end docs
 }
 
 # The native ctest runs in the background when another stage follows (see ctest_stage); it is
 # reported before the first stage that tests something else (the browser stage needs the
-# machine to itself: it measures frame rates).
+# machine to itself: the page's frames and the tests' waits share the two cores).
 background=""; [ ${#stages[@]} -gt 1 ] && background=background
 for s in "${stages[@]}"; do
   case "$s" in
@@ -134,6 +142,12 @@ done
 collect_ctest native
 
 echo
+# The failing tests' names last, where a log cut to its tail still shows them.
+if [ ${#failed_tests[@]} -gt 0 ]; then
+  echo "FAILED tests:"
+  printf '  %s\n' "${failed_tests[@]:0:20}"
+  [ ${#failed_tests[@]} -le 20 ] || echo "  ... and $(( ${#failed_tests[@]} - 20 )) more"
+fi
 if [ ${#failed_stages[@]} -gt 0 ]; then echo "FAILED stages: ${failed_stages[*]}"; fi
 echo "tests: $total_pass passed, $total_fail failed"
 [ ${#failed_stages[@]} -eq 0 ] && [ "$total_fail" -eq 0 ]
