@@ -20,6 +20,9 @@
 #include <random>
 #include <string>
 #include <vector>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 using AttentionFn = void (*)(const float*, float*, const float*, const float*, const int*, int, int,
                              int, int, int, int, int);
@@ -69,6 +72,23 @@ double percentile(std::vector<double> v, double p) {
 }
 
 }  // namespace
+
+// Whether big-slot decode asks for the next slice, as the engine chooses it on this CPU
+// (kernels::decode_prefetch(): off on AMD and Hygon, on elsewhere); KAB_DECODE_PREFETCH=0 or 1
+// forces it. Each variant reads it (a variant from before the choice existed always asks).
+extern "C" bool kab_decode_prefetch() {
+  if (const char* env = std::getenv("KAB_DECODE_PREFETCH"); env && *env) return env[0] != '0';
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(0, &a, &b, &c, &d)) {
+    char v[13] = {};
+    for (int i = 0; i < 4; ++i) v[i] = char(b >> (8 * i)), v[4 + i] = char(d >> (8 * i)), v[8 + i] = char(c >> (8 * i));
+    const std::string vendor = v;
+    return vendor != "AuthenticAMD" && vendor != "HygonGenuine";
+  }
+#endif
+  return false;  // wasm: its kernels never ask for slices
+}
 
 int main(int argc, char** argv) {
   const std::string kind = argc > 3 ? argv[3] : "";
@@ -126,7 +146,8 @@ int main(int argc, char** argv) {
       work = 2.0 * requests * C * Hkv * D * sizeof(float);  // K and V bytes read
       unit = "GB/s";
       flush_first = true;
-      std::printf("decode Q %d H %d HKV %d D %d C %d", requests, H, Hkv, D, C);
+      std::printf("decode Q %d H %d HKV %d D %d C %d, next-slice prefetch %s", requests, H, Hkv, D, C,
+                  kab_decode_prefetch() ? "on" : "off");
     } else {
       const double pairs = double(qlen) * (C - qlen) + double(qlen) * (qlen + 1) / 2;
       work = 4.0 * H * D * pairs;

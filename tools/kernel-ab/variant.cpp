@@ -11,8 +11,16 @@
 
 namespace kd = cblab::kernels::detail;
 
+extern "C" bool kab_decode_prefetch();  // main.cpp: the engine's choice on this CPU
+
 namespace {
 const kd::KernelTable table = kd::make_table<AB_ARCH>("variant");
+
+// Sets what this variant's AttentionProblem has of the engine's per-CPU settings.
+template <class Problem>
+void as_the_engine(Problem& problem) {
+  if constexpr (requires { problem.ask_next_slice; }) problem.ask_next_slice = kab_decode_prefetch();
+}
 }
 
 // Decode (qlen 1): one work item per request, every head. Prefill (one request of qlen tokens
@@ -22,9 +30,10 @@ extern "C" void AB_CAT(AB_VARIANT, _attention)(const float* q, float* out, const
                                                const float* v, const int* block_table, int H,
                                                int Hkv, int D, int C, int requests, int qlen,
                                                int B) {
-  const kd::AttentionProblem problem{.q = q, .out = out, .num_heads = H, .num_kv_heads = Hkv,
-                                     .head_dim = D, .scale = 1.f / std::sqrt(float(D)),
-                                     .k_cache = k, .v_cache = v, .block_size = B};
+  kd::AttentionProblem problem{.q = q, .out = out, .num_heads = H, .num_kv_heads = Hkv,
+                               .head_dim = D, .scale = 1.f / std::sqrt(float(D)),
+                               .k_cache = k, .v_cache = v, .block_size = B};
+  as_the_engine(problem);
   const int blocks_per_request = (C + B - 1) / B;
   if (qlen == 1) {
     for (int r = 0; r < requests; ++r)
