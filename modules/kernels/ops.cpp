@@ -240,14 +240,13 @@ void attention_masked(std::span<const float> q, std::span<const float> k,
 // each part at least MIN_PART_FLOPS of work: waking a thread and packing its own copy of w
 // cost more than a small GEMM (the default model's 64 x 64 x 192 ran 0.66-0.70x as fast on
 // 2 threads as on 1). Each row's sums are the same whichever part computes it.
-
 void matmul(std::span<const float> x, std::span<const float> w, std::span<float> y, int M, int K,
             int N) {
   check_matmul("matmul", x, w, y, M, K, N);
   const auto kernel = active().matmul_rows;
   if (!kernel) return matmul_reference(x, w, y, M, K, N);
-  const double flops = 2.0 * M * K * N;
-  const int parts = std::max(1, std::min({num_threads(), (M + 7) / 8, int(flops / MIN_PART_FLOPS)}));
+  const double parts_worth = 2.0 * M * K * N / MIN_PART_FLOPS;
+  const int parts = std::max(1, std::min({num_threads(), (M + 7) / 8, int(std::min(parts_worth, 256.0))}));
   const int rows_per_part = ((M + parts - 1) / parts + 7) / 8 * 8;
   parallel_for(parts, [&](int p) {
     const int m_begin = p * rows_per_part, m_end = std::min(M, m_begin + rows_per_part);
