@@ -8,10 +8,8 @@ module;
 #include <string_view>
 #include <vector>
 #include <xsimd/xsimd.hpp>
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include "arch/kernel_table.hpp"
+#include "cpu.hpp"
 module cblab.kernels;
 
 namespace cblab::kernels::detail {
@@ -63,20 +61,6 @@ const KernelTable* initial_table() {
 
 std::atomic<const KernelTable*> g_active{nullptr};
 
-// The CPU's vendor string from cpuid leaf 0 ("GenuineIntel", "AuthenticAMD", ...); empty
-// where there is none (wasm, other ISAs).
-std::string cpu_vendor() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid(0, &a, &b, &c, &d)) {
-    char v[13] = {};
-    for (int i = 0; i < 4; ++i) v[i] = char(b >> (8 * i)), v[4 + i] = char(d >> (8 * i)), v[8 + i] = char(c >> (8 * i));
-    return v;
-  }
-#endif
-  return {};
-}
-
 struct DecodePrefetch {
   bool on;
   std::string reason;
@@ -86,9 +70,8 @@ DecodePrefetch initial_decode_prefetch() {
 #if defined(__EMSCRIPTEN__)
   return {false, "wasm: a line is asked for with a load, which costs more than it saves in slices"};
 #else
-  const std::string vendor = cpu_vendor();
-  if (vendor == "AuthenticAMD" || vendor == "HygonGenuine")
-    return {false, vendor + ": its hardware prefetcher follows the slice walk"};
+  const std::string vendor = cpu::vendor();
+  if (!cpu::asks_next_slice(vendor)) return {false, vendor + ": its hardware prefetcher follows the slice walk"};
   return {true, vendor.empty() ? std::string("default") : vendor};
 #endif
 }

@@ -20,9 +20,7 @@
 #include <random>
 #include <string>
 #include <vector>
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
+#include "../../modules/kernels/cpu.hpp"
 
 using AttentionFn = void (*)(const float*, float*, const float*, const float*, const int*, int, int,
                              int, int, int, int, int);
@@ -78,16 +76,11 @@ double percentile(std::vector<double> v, double p) {
 // forces it. Each variant reads it (a variant from before the choice existed always asks).
 extern "C" bool kab_decode_prefetch() {
   if (const char* env = std::getenv("KAB_DECODE_PREFETCH"); env && *env) return env[0] != '0';
-#if defined(__x86_64__)
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid(0, &a, &b, &c, &d)) {
-    char v[13] = {};
-    for (int i = 0; i < 4; ++i) v[i] = char(b >> (8 * i)), v[4 + i] = char(d >> (8 * i)), v[8 + i] = char(c >> (8 * i));
-    const std::string vendor = v;
-    return vendor != "AuthenticAMD" && vendor != "HygonGenuine";
-  }
+#if defined(__EMSCRIPTEN__)
+  return false;  // the wasm kernels never ask for slices
+#else
+  return cblab::kernels::cpu::asks_next_slice(cblab::kernels::cpu::vendor());
 #endif
-  return false;  // wasm: its kernels never ask for slices
 }
 
 int main(int argc, char** argv) {
