@@ -106,10 +106,11 @@ void run_tiles(const AttentionProblem& problem, Work& work) {
     for (int p = 0; p < split.parts; ++p)
       work.tiles[split.first_tile + p].partial =
           &work.partials[std::size_t(split.first_part + p) * H * (D + 2)];
-  const auto cost = [](const AttentionTile& t) {
-    return std::int64_t(t.num_tokens) *
-           (std::min(t.num_keys, t.first_position + t.num_tokens) - t.key_begin);
+  // Keys an item walks (the last token's view, from its partition's start), and its cost.
+  const auto keys = [](const AttentionTile& t) {
+    return std::min(t.num_keys, t.first_position + t.num_tokens) - t.key_begin;
   };
+  const auto cost = [&](const AttentionTile& t) { return std::int64_t(t.num_tokens) * keys(t); };
   std::stable_sort(work.tiles.begin(), work.tiles.end(),
                    [&](const AttentionTile& a, const AttentionTile& b) { return cost(a) > cost(b); });
   const auto kernel = active().attention_tile;
@@ -120,8 +121,7 @@ void run_tiles(const AttentionProblem& problem, Work& work) {
   for (const AttentionTile& t : work.tiles) {
     const int heads = t.kv_head < 0 ? H : H / problem.num_kv_heads;
     const int kv_heads = t.kv_head < 0 ? problem.num_kv_heads : 1;
-    const int keys = std::min(t.num_keys, t.first_position + t.num_tokens) - t.key_begin;
-    work_flops += 4.0 * D * double(cost(t)) * heads + 10.0 * 2 * sizeof(float) * D * double(keys) * kv_heads;
+    work_flops += 4.0 * D * double(cost(t)) * heads + 10.0 * 2 * sizeof(float) * D * double(keys(t)) * kv_heads;
   }
   if (work_flops < 2 * MIN_PART_FLOPS)
     for (const AttentionTile& t : work.tiles) kernel(problem, t);
