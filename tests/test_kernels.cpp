@@ -207,6 +207,13 @@ TEST_CASE("the read probes sum exactly what they read; a block outside the pool 
   const std::vector<std::int32_t> outside{1, 10};
   CHECK_THROWS_WITH(ck::probe_paged_read(k, v, outside, block_floats, false),
                     Catch::Matchers::ContainsSubstring("blocks[1] = 10 is outside the pool: 0 to 9 allowed"));
+  // The whole message, as docs/errors.md (K5) gives it; and a pool too small for one block.
+  CHECK_THROWS_WITH(ck::probe_paged_read(k, v, outside, block_floats, false),
+                    "probe_paged_read: blocks[1] = 10 is outside the pool: 0 to 9 allowed (10 blocks of 48 floats)");
+  const std::vector<float> tiny(block_floats - 1);
+  const std::vector<std::int32_t> first{0};
+  CHECK_THROWS_WITH(ck::probe_paged_read(tiny, tiny, first, block_floats, false),
+                    "probe_paged_read: blocks[0] = 0, but the pool holds no block of 48 floats");
   const std::vector<std::int32_t> negative{-1};
   CHECK_THROWS_WITH(ck::probe_paged_read(k, v, negative, block_floats, false),
                     Catch::Matchers::ContainsSubstring("blocks[0] = -1 is outside the pool"));
